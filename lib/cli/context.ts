@@ -1,0 +1,77 @@
+/**
+ * What every command needs from the global options: the project, its runs home,
+ * and a way to name a run.
+ */
+import process from "node:process";
+import { openProject, type Project, resolveRunsHome } from "../project.ts";
+import { resolveRun, type RunInfo } from "../runs.ts";
+
+export interface GlobalOptions {
+  project?: string;
+  runs?: string;
+}
+
+/**
+ * The global options as a subcommand sees them. Subcommands are built on their
+ * own, so their typings cannot know the program's options: this is the one cast.
+ */
+export function globalOptions(command: { optsWithGlobals(): object }): GlobalOptions {
+  return command.optsWithGlobals() as GlobalOptions;
+}
+
+export interface CommandContext {
+  project: Project;
+  runsHome: string;
+}
+
+export async function commandContext(options: GlobalOptions): Promise<CommandContext> {
+  const cwd = process.cwd();
+  const project = await openProject({ cwd, dir: options.project });
+  const runsHome = resolveRunsHome(project, { runs: options.runs, env: process.env, cwd });
+  return { project, runsHome };
+}
+
+/** The run a command names, in the runs home the global options select. */
+export async function namedRun(options: GlobalOptions, spec: string): Promise<RunInfo> {
+  const { runsHome } = await commandContext(options);
+  return resolveRun(runsHome, spec);
+}
+
+/** Prints a value as the `--json` output of a command. */
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + "\n");
+}
+
+/** Left-aligned columns, two spaces apart; the last column is not padded. */
+export function formatTable(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  }
+  return rows
+    .map((row) =>
+      row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]))).join("  ")
+    )
+    .map((line) => line.trimEnd() + "\n")
+    .join("");
+}
+
+/** A meta timestamp for people: local date and time to the second. */
+export function formatTime(micros: number | undefined): string {
+  if (micros === undefined) return "";
+  const d = new Date(Math.floor(micros / 1000));
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+export function formatBytes(n: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = n;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

@@ -1,0 +1,58 @@
+/**
+ * The CLI program: global options, one subcommand per file, and the error
+ * policy: a user's mistake is one line on stderr and a non-zero exit, never a
+ * stack trace; anything else is a bug and keeps its stack.
+ */
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import process from "node:process";
+import { RunstageError } from "../errors.ts";
+import { opsCommand } from "./ops.ts";
+import { runCommand, stageCommand } from "./run.ts";
+import { runsCommand } from "./runs.ts";
+import { showCommand } from "./show.ts";
+import { verifyCommand } from "./verify.ts";
+import { versionText } from "./version.ts";
+
+export function buildProgram(): Command {
+  const program = new Command("runstage")
+    .description("Stage and run ops into reproducible, verifiable run directories.")
+    .option("-C, --project <dir>", "project directory (default: nearest ancestor with a Gage file)")
+    .option("--runs <dir>", "runs home (default: $GAGE_RUNS, $runs-dir, or <project>/.gage/runs)")
+    .version(versionText(), "-V, --version", "print the version")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({
+      outputError: (text, write) => write(`runstage: ${text.replace(/^error: /, "")}`),
+    });
+  for (
+    const command of [
+      runCommand(),
+      stageCommand(),
+      opsCommand(),
+      runsCommand(),
+      showCommand(),
+      verifyCommand(),
+    ]
+  ) {
+    program.addCommand(command.exitOverride());
+  }
+  return program as unknown as Command;
+}
+
+/** Runs the CLI on `args` (without the program name) and returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(args, { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version "errors" are how commander finishes: exit 0. Usage errors exit 2.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof RunstageError) {
+      process.stderr.write(`runstage: ${err.message}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}

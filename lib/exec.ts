@@ -1,0 +1,112 @@
+/**
+ * The phase runner: every phase of a run goes through `runPhase`, which logs it,
+ * runs its command with the phase's cwd and environment, captures its output with
+ * timestamps, holds `proc/lock` while the process lives, and returns its exit code.
+ */
+import { spawn } from "node:child_process";
+import process from "node:process";
+import { constants } from "node:os";
+import { join } from "node:path";
+import { RunstageError } from "./errors.ts";
+import { logRunner, pyRepr, removeMeta, writeMeta } from "./meta.ts";
+import type { ExecCommand, Phase } from "./opdef.ts";
+import { OutputWriter, type Stream } from "./output.ts";
+import type { Run } from "./run.ts";
+
+/** Exit code reported when a command cannot be started at all, as a shell does. */
+export const EXIT_NOT_FOUND = 127;
+
+export interface PhaseOptions {
+  cwd: string;
+  /** Variables the phase sets; they override inherited ones of the same name. */
+  env: Record<string, string>;
+  /** Also show the output on this process's stdout and stderr as it arrives. */
+  live?: boolean;
+  /** The inherited environment; defaults to this process's. */
+  baseEnv?: Record<string, string | undefined>;
+}
+
+/** The argv that runs a command: a list as is, a string through the shell or its `#!PROG`. */
+export function commandArgv(command: ExecCommand): string[] {
+  if (Array.isArray(command)) return command;
+  if (command.startsWith("#!")) {
+    const nl = command.indexOf("\n");
+    const prog = (nl === -1 ? command.slice(2) : command.slice(2, nl)).trim().split(/\s+/);
+    if (!prog[0]) {
+      throw new RunstageError(`"#!" command names no program: write "#!python" or similar`);
+    }
+    return [...prog, "-c", nl === -1 ? "" : command.slice(nl + 1)];
+  }
+  return process.platform === "win32"
+    ? ["cmd.exe", "/d", "/s", "/c", command]
+    : ["/bin/sh", "-c", command];
+}
+
+/** The environment of staging phases: `run_dir`, `run_id`, `project_dir`. */
+export function stagingEnv(run: Run, projectDir: string): Record<string, string> {
+  return { run_dir: run.runDir, run_id: run.id, project_dir: projectDir };
+}
+
+/** The environment of `run` and `finalize-run`: the op's env plus `RUN_DIR`, `RUN_ID`, `PROJECT_DIR`. */
+export function runEnv(run: Run, projectDir: string, opEnv: Record<string, string>) {
+  return { ...opEnv, RUN_DIR: run.runDir, RUN_ID: run.id, PROJECT_DIR: projectDir };
+}
+
+/**
+ * Runs one phase's command and returns its exit code: the process's own, minus
+ * the signal number when a signal ended it, or 127 when it could not start.
+ */
+export async function runPhase(
+  run: Run,
+  phase: Phase,
+  command: ExecCommand,
+  options: PhaseOptions,
+): Promise<number> {
+  const outputName = `output/${phase.output}`;
+  logRunner(run, `Running ${phase.name} (see ${outputName} for output):`);
+  logRunner(run, pyRepr(command));
+  const output = new OutputWriter(join(run.metaDir, outputName));
+  let code: number;
+  try {
+    code = await spawnCaptured(run, commandArgv(command), options, output);
+  } finally {
+    output.close();
+    removeMeta(run, "proc/lock");
+  }
+  logRunner(run, `Exit code for ${phase.name}: ${code}`);
+  return code;
+}
+
+function spawnCaptured(
+  run: Run,
+  argv: string[],
+  options: PhaseOptions,
+  output: OutputWriter,
+): Promise<number> {
+  const env = { ...(options.baseEnv ?? process.env), ...options.env };
+  return new Promise((resolve) => {
+    const child = spawn(argv[0], argv.slice(1), {
+      cwd: options.cwd,
+      env,
+      stdio: [options.live ? "inherit" : "ignore", "pipe", "pipe"],
+    });
+    if (child.pid !== undefined) writeMeta(run, "proc/lock", String(child.pid));
+    const capture = (stream: Stream, echo: NodeJS.WriteStream) => (chunk: Uint8Array) => {
+      output.write(chunk, stream);
+      if (options.live) echo.write(chunk);
+    };
+    child.stdout!.on("data", capture(0, process.stdout));
+    child.stderr!.on("data", capture(1, process.stderr));
+    child.on("error", (err: NodeJS.ErrnoException) => {
+      // The command never ran: say why in its output, as a shell would.
+      const reason = err.code === "ENOENT" ? "command not found" : err.message;
+      const line = new TextEncoder().encode(`runstage: ${argv[0]}: ${reason}\n`);
+      output.write(line, 1);
+      if (options.live) process.stderr.write(line);
+      resolve(EXIT_NOT_FOUND);
+    });
+    child.on("close", (code, signal) => {
+      resolve(signal ? -(constants.signals[signal] ?? 1) : (code ?? 1));
+    });
+  });
+}

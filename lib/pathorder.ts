@@ -1,0 +1,27 @@
+/**
+ * The order of paths in log/files and the manifest: byte order of their UTF-8
+ * encodings. JS compares UTF-16 code units, which agrees with UTF-8 byte order
+ * except that surrogates (astral characters) must sort after U+E000..U+FFFF.
+ */
+export function comparePaths(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const ca = a.charCodeAt(i);
+    const cb = b.charCodeAt(i);
+    if (ca !== cb) {
+      if (ca >= 0xd800 && cb >= 0xd800) return utf8Rank(ca) - utf8Rank(cb);
+      return ca - cb;
+    }
+  }
+  return a.length - b.length;
+}
+
+function utf8Rank(unit: number): number {
+  return unit >= 0xe000 ? unit - 0x800 : unit + 0x2000;
+}
+
+/** Paths the line formats cannot hold: they end a line. */
+export function isRepresentablePath(path: string): boolean {
+  return !/[\n\r]/.test(path);
+}

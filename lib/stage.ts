@@ -1,0 +1,232 @@
+/**
+ * Staging and running: the life of a run from an op definition to a finalized
+ * run dir. `stageRun` validates, initialises meta, copies source code and runs
+ * the staging phases; `startRun` runs the op and finalizes the run.
+ */
+import { mkdirSync, statSync } from "node:fs";
+import { timestampMicros } from "./clock.ts";
+import { type CopiedFile, type CopyProgress, copySourceFiles } from "./copy.ts";
+import { RunstageError } from "./errors.ts";
+import { commandArgv, runEnv, runPhase, stagingEnv } from "./exec.ts";
+import { logFileChanges, type RunFiles } from "./fileslog.ts";
+import { writeManifest } from "./manifest.ts";
+import {
+  initRunMeta,
+  logAndWriteMeta,
+  logRunner,
+  pyRepr,
+  type RunConfig,
+  type RunInit,
+  validateRunInit,
+} from "./meta.ts";
+import { type OpDef, type Phase, phaseByName, type PhaseName } from "./opdef.ts";
+import { opNamespace, type Project } from "./project.ts";
+import { makeRun, type Run } from "./run.ts";
+import { parseSourcecodeRules, selectSourcecode, type SourceSelection } from "./sourcecode.ts";
+
+export interface StageRequest {
+  project: Project;
+  op: OpDef;
+  runsHome: string;
+  config?: RunConfig;
+  /** Copy progress, for a progress display. */
+  onProgress?: (progress: CopyProgress & { totalFiles: number; totalBytes: number }) => void;
+  /** Things the user should know that do not stop the run (files left out, broken links). */
+  warn?: (message: string) => void;
+}
+
+export interface StageResult {
+  run: Run;
+  /** What runstage knows of the run dir's files, for `startRun` in the same process. */
+  files: RunFiles;
+  /** 0 when staged; else the exit code of the staging phase that failed. */
+  exitCode: number;
+}
+
+const STAGING_PHASES: PhaseName[] = ["init-runtime", "resolve-dependencies"];
+
+/** Everything that can be checked before a run is written. Throws on bad input. */
+export function validateStageRequest(req: StageRequest): RunInit {
+  parseSourcecodeRules(req.op.sourcecode);
+  for (const command of Object.values(req.op.exec)) commandArgv(command);
+  assertRunsHomeUsable(req.runsHome);
+  const init: RunInit = {
+    opref: { namespace: opNamespace(req.project.dir), name: req.op.name },
+    opdef: req.op,
+    config: req.config ?? {},
+    cmd: req.op.exec.run,
+    env: req.op.env,
+  };
+  validateRunInit(init);
+  return init;
+}
+
+function assertRunsHomeUsable(runsHome: string): void {
+  try {
+    if (!statSync(runsHome).isDirectory()) {
+      throw new RunstageError(`runs home ${runsHome} is not a directory: pass --runs DIR`);
+    }
+  } catch (err) {
+    if (err instanceof RunstageError) throw err;
+    // Absent is fine: it is made on first use.
+  }
+}
+
+/** Stages a run of `req.op`: meta, source code, staging phases, manifest. */
+export async function stageRun(req: StageRequest): Promise<StageResult> {
+  const init = validateStageRequest(req);
+  mkdirSync(req.runsHome, { recursive: true });
+  const run = makeRun(req.runsHome);
+  initRunMeta(run, init, req.project.dir);
+  const files: RunFiles = new Map();
+  return await failRunOnError(run, async () => {
+    let exitCode = await copySourcecode(req, run, files);
+    for (const name of STAGING_PHASES) {
+      if (exitCode !== 0) break;
+      exitCode = await runStagingPhase(req, run, files, phaseByName(name));
+    }
+    if (exitCode !== 0) {
+      stopRun(run, exitCode);
+      return { run, files, exitCode };
+    }
+    logRunner(run, "Finalizing staged files (see manifest)");
+    await writeManifestWarning(run, files, req.warn);
+    logAndWriteMeta(run, "staged", String(timestampMicros()));
+    return { run, files, exitCode: 0 };
+  });
+}
+
+/** Copies the selected files, then runs the op's `copy-sourcecode` exec. */
+async function copySourcecode(req: StageRequest, run: Run, files: RunFiles): Promise<number> {
+  logRunner(run, "Copying source code (see log/files for details)");
+  const selection = await selectSourcecode(req.project.dir, req.op.sourcecode, {
+    exclude: [req.runsHome],
+  });
+  logRunner(run, `Source code patterns: ${pyRepr(selection.patterns)}`);
+  reportSelection(run, selection, req.warn);
+  const totals = {
+    totalFiles: selection.files.length,
+    totalBytes: selection.files.reduce((sum, f) => sum + f.size, 0),
+  };
+  const copied = await copySourceFiles(
+    selection.files,
+    run.runDir,
+    req.onProgress && ((p) => req.onProgress!({ ...p, ...totals })),
+  );
+  const phase = phaseByName("copy-sourcecode");
+  const command = req.op.exec[phase.name];
+  const exitCode = command === undefined ? 0 : await runPhase(run, phase, command, {
+    cwd: req.project.dir,
+    env: stagingEnv(run, req.project.dir),
+  });
+  await logFileChanges(run, files, phase.type);
+  trustCopiedDigests(files, copied);
+  return exitCode;
+}
+
+/** Keeps the digests taken while copying for files no phase has touched since. */
+function trustCopiedDigests(files: RunFiles, copied: CopiedFile[]): void {
+  for (const c of copied) {
+    const entry = files.get(c.path);
+    if (entry && entry.mtime === c.mtime && entry.size === c.size) entry.digest = c.digest;
+  }
+}
+
+function reportSelection(run: Run, selection: SourceSelection, warn?: (m: string) => void) {
+  const notes = [
+    ...selection.leftOut.map((l) =>
+      `${l.count} source file${l.count === 1 ? "" : "s"} left out: ${l.reason}` +
+      ` (e.g. ${l.examples.join(", ")}); add a sourcecode rule to include them`
+    ),
+    ...selection.warnings,
+  ];
+  for (const note of notes) {
+    logRunner(run, `Source code: ${note}`);
+    warn?.(note);
+  }
+}
+
+async function runStagingPhase(req: StageRequest, run: Run, files: RunFiles, phase: Phase) {
+  const command = req.op.exec[phase.name];
+  if (command === undefined) return 0;
+  const exitCode = await runPhase(run, phase, command, {
+    cwd: run.runDir,
+    env: stagingEnv(run, req.project.dir),
+  });
+  await logFileChanges(run, files, phase.type);
+  return exitCode;
+}
+
+export interface StartRequest {
+  run: Run;
+  files: RunFiles;
+  op: OpDef;
+  projectDir: string;
+  warn?: (message: string) => void;
+}
+
+/** Runs the op of a staged run and finalizes it. Returns the run's exit code. */
+export async function startRun(req: StartRequest): Promise<number> {
+  const { run, files } = req;
+  return await failRunOnError(run, async () => {
+    logAndWriteMeta(run, "started", String(timestampMicros()));
+    const env = runEnv(run, req.projectDir, req.op.env);
+    let exitCode = 0;
+    for (const name of ["run", "finalize-run"] as const) {
+      const phase = phaseByName(name);
+      const command = req.op.exec[name];
+      if (command === undefined || exitCode !== 0) continue;
+      exitCode = await runPhase(run, phase, command, {
+        cwd: run.runDir,
+        env,
+        live: name === "run",
+      });
+      const changes = await logFileChanges(run, files, phase.type);
+      for (const c of changes) {
+        if (c.event === "m" && c.type !== "g") {
+          logRunner(run, `File "${c.path}" was modified during the run`);
+        }
+      }
+    }
+    logRunner(run, "Finalizing run files (see manifest)");
+    await writeManifestWarning(run, files, req.warn);
+    stopRun(run, exitCode);
+    return exitCode;
+  });
+}
+
+async function writeManifestWarning(run: Run, files: RunFiles, warn?: (m: string) => void) {
+  for (const path of await writeManifest(run, files)) {
+    const note = `file ${
+      JSON.stringify(path)
+    } left out of the manifest: its name holds a line break`;
+    logRunner(run, `Warning: ${note}`);
+    warn?.(note);
+  }
+}
+
+/** `stopped`, then `proc/exit` last: a run reads as finished only once all is written. */
+function stopRun(run: Run, exitCode: number): void {
+  logAndWriteMeta(run, "stopped", String(timestampMicros()));
+  logAndWriteMeta(run, "proc/exit", String(exitCode));
+}
+
+/**
+ * Marks the run as failed when staging or running throws, so a failure never
+ * leaves a run that looks pending forever, then reports the error.
+ */
+async function failRunOnError<T>(run: Run, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    try {
+      logRunner(run, `Error: ${message}`);
+      stopRun(run, 1);
+    } catch {
+      // The meta dir itself is unwritable; the original error says more.
+    }
+    if (err instanceof RunstageError) throw err;
+    throw new RunstageError(`run ${run.name} failed: ${message}`);
+  }
+}
