@@ -219,7 +219,8 @@ async function failRunOnError<T>(run: Run, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    // One line for the log and the user: some errors quote whole commands.
+    const message = (err instanceof Error ? err.message : String(err)).split("\n")[0];
     try {
       logRunner(run, `Error: ${message}`);
       stopRun(run, 1);
