@@ -7,7 +7,7 @@ import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { lstat, readdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { FileType } from "./opdef.ts";
-import { comparePaths } from "./pathorder.ts";
+import { comparePaths, isRepresentablePath } from "./pathorder.ts";
 import type { Run } from "./run.ts";
 
 export interface FileState {
@@ -107,7 +107,11 @@ export function diffRunFiles(
 function appendFileChanges(run: Run, changes: FileChange[]): void {
   const path = join(run.metaDir, "log", "files");
   mkdirSync(dirname(path), { recursive: true });
-  const lines = changes.map((c) => `${c.event} ${c.type} ${c.mtime ?? "-"} ${c.path}\n`).join("");
+  // A path with a line break would be written half-way, as a different file.
+  const lines = changes
+    .filter((c) => isRepresentablePath(c.path))
+    .map((c) => `${c.event} ${c.type} ${c.mtime ?? "-"} ${c.path}\n`)
+    .join("");
   appendFileSync(path, lines);
 }
 

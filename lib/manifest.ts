@@ -115,7 +115,11 @@ export function verifyPassed(report: VerifyReport): boolean {
 
 /** Re-hashes every file of the run dir against the manifest. */
 export async function verifyRunFiles(run: Run, manifest: ManifestEntry[]): Promise<VerifyReport> {
-  const present = await scanRunDir(run.runDir);
+  // A run dir deleted as a whole is every file missing, not a crash.
+  const present = await scanRunDir(run.runDir).catch((err) => {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return new Map<string, never>();
+    throw err;
+  });
   const expected = new Map(manifest.map((e) => [e.path, e.digest]));
   const report: VerifyReport = { checked: 0, modified: [], missing: [], unexpected: [] };
   const toHash: string[] = [];

@@ -184,8 +184,16 @@ function pyStr(s: string): string {
     else if (ch === "\n") out += "\\n";
     else if (ch === "\r") out += "\\r";
     else if (ch === "\t") out += "\\t";
-    else if (code < 0x20 || code === 0x7f) out += "\\x" + code.toString(16).padStart(2, "0");
+    else if (ch !== " " && NOT_PRINTABLE.test(ch)) out += pyEscape(code);
     else out += ch;
   }
   return quote + out + quote;
+}
+
+/** What Python's `str.isprintable` rejects: controls, format, separators, unassigned. */
+const NOT_PRINTABLE = /^[\p{C}\p{Z}]$/u;
+
+function pyEscape(code: number): string {
+  const [prefix, width] = code < 0x100 ? ["x", 2] : code < 0x10000 ? ["u", 4] : ["U", 8];
+  return "\\" + prefix + code.toString(16).padStart(width, "0");
 }

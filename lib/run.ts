@@ -39,8 +39,9 @@ const VOWELS = "aiou";
  * Proquints are pronounceable, so people can say and type a run's name.
  */
 export function runName(id: string): string {
-  const bits = parseInt(id.replaceAll("-", "").slice(0, 8), 16);
-  if (!Number.isFinite(bits)) throw new Error(`not a run id: ${id}`);
+  const head = id.replaceAll("-", "").slice(0, 8);
+  if (!/^[0-9a-f]{8}$/i.test(head)) throw new Error(`not a run id: ${id}`);
+  const bits = parseInt(head, 16);
   return `${proquintWord(bits >>> 16)}-${proquintWord(bits & 0xffff)}`;
 }
 

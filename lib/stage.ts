@@ -4,6 +4,8 @@
  * the staging phases; `startRun` runs the op and finalizes the run.
  */
 import { mkdirSync, statSync } from "node:fs";
+import { relative } from "node:path";
+import process from "node:process";
 import { timestampMicros } from "./clock.ts";
 import { type CopiedFile, type CopyProgress, copySourceFiles } from "./copy.ts";
 import { RunstageError } from "./errors.ts";
@@ -47,7 +49,7 @@ const STAGING_PHASES: PhaseName[] = ["init-runtime", "resolve-dependencies"];
 
 /** Everything that can be checked before a run is written. Throws on bad input. */
 export function validateStageRequest(req: StageRequest): RunInit {
-  parseSourcecodeRules(req.op.sourcecode);
+  checkSourcecodeRules(req.project, req.op);
   for (const command of Object.values(req.op.exec)) commandArgv(command);
   assertRunsHomeUsable(req.runsHome);
   const init: RunInit = {
@@ -61,6 +63,17 @@ export function validateStageRequest(req: StageRequest): RunInit {
   return init;
 }
 
+/** Validates the op's sourcecode rules; an error names the Gage file and the op. */
+export function checkSourcecodeRules(project: Project, op: OpDef): void {
+  try {
+    parseSourcecodeRules(op.sourcecode);
+  } catch (err) {
+    if (!(err instanceof RunstageError)) throw err;
+    const where = project.gagefile ? `${relative(process.cwd(), project.gagefile.path)}: ` : "";
+    throw new RunstageError(`${where}op "${op.name}": ${err.message}`, err.exitCode);
+  }
+}
+
 function assertRunsHomeUsable(runsHome: string): void {
   try {
     if (!statSync(runsHome).isDirectory()) {
@@ -72,10 +85,21 @@ function assertRunsHomeUsable(runsHome: string): void {
   }
 }
 
+/** Creates the runs home; failing (a parent is a file, say) is the user's to fix, not a crash. */
+function makeRunsHome(runsHome: string): void {
+  try {
+    mkdirSync(runsHome, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === "ENOTDIR" ? "part of its path is a file" : code ?? String(err);
+    throw new RunstageError(`cannot create runs home ${runsHome} (${reason}): pass --runs DIR`);
+  }
+}
+
 /** Stages a run of `req.op`: meta, source code, staging phases, manifest. */
 export async function stageRun(req: StageRequest): Promise<StageResult> {
   const init = validateStageRequest(req);
-  mkdirSync(req.runsHome, { recursive: true });
+  makeRunsHome(req.runsHome);
   const run = makeRun(req.runsHome);
   initRunMeta(run, init, req.project.dir);
   const files: RunFiles = new Map();

@@ -19,11 +19,8 @@ export function buildProgram(): Command {
     .option("-C, --project <dir>", "project directory (default: nearest ancestor with a Gage file)")
     .option("--runs <dir>", "runs home (default: $GAGE_RUNS, $runs-dir, or <project>/.gage/runs)")
     .version(versionText(), "-V, --version", "print the version")
-    .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
-    .configureOutput({
-      outputError: (text, write) => write(`runstage: ${text.replace(/^error: /, "")}`),
-    });
+    .configureOutput({ outputError: (text, write) => write(usageErrorLine(text)) });
   for (
     const command of [
       runCommand(),
@@ -34,9 +31,16 @@ export function buildProgram(): Command {
       verifyCommand(),
     ]
   ) {
-    program.addCommand(command.exitOverride());
+    // addCommand, unlike .command(), does not pass on the error output and exit policy.
+    program.addCommand(command.copyInheritedSettings(program));
   }
   return program as unknown as Command;
+}
+
+/** Commander's error text as our one line: `runstage: <cause> (see runstage --help)`. */
+function usageErrorLine(text: string): string {
+  const cause = text.replace(/^error: /, "").trim().split("\n").map((l) => l.trim()).join(" ");
+  return `runstage: ${cause} (see runstage --help)\n`;
 }
 
 /** Runs the CLI on `args` (without the program name) and returns the exit code. */

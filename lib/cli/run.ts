@@ -1,9 +1,10 @@
 /** `runstage run [OP]` and `runstage stage [OP]`: stage a run, and for `run`, run it. */
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
+import type { OpDef } from "../opdef.ts";
 import { selectOp } from "../project.ts";
-import { parseSourcecodeRules, selectSourcecode } from "../sourcecode.ts";
-import { stageRun, startRun } from "../stage.ts";
+import { selectSourcecode } from "../sourcecode.ts";
+import { checkSourcecodeRules, stageRun, startRun } from "../stage.ts";
 import {
   type CommandContext,
   commandContext,
@@ -50,7 +51,7 @@ async function stageCommandAction(
 ): Promise<void> {
   const ctx = await commandContext(globals);
   const op = selectOp(ctx.project, opName);
-  if (options.preview) return await preview(ctx, op.sourcecode, options.json ?? false);
+  if (options.preview) return await preview(ctx, op, options.json ?? false);
 
   const progress = progressDisplay();
   const warn = (message: string) => {
@@ -108,13 +109,11 @@ function processExitCode(code: number): number {
   return code < 0 ? 128 - code : code;
 }
 
-async function preview(
-  ctx: CommandContext,
-  spec: Parameters<typeof selectSourcecode>[1],
-  json: boolean,
-) {
-  parseSourcecodeRules(spec);
-  const selection = await selectSourcecode(ctx.project.dir, spec, { exclude: [ctx.runsHome] });
+async function preview(ctx: CommandContext, op: OpDef, json: boolean) {
+  checkSourcecodeRules(ctx.project, op);
+  const selection = await selectSourcecode(ctx.project.dir, op.sourcecode, {
+    exclude: [ctx.runsHome],
+  });
   const totalBytes = selection.files.reduce((sum, f) => sum + f.size, 0);
   if (json) {
     return printJson({
