@@ -84,6 +84,23 @@ export async function logFileChanges(
   return changes;
 }
 
+/**
+ * Logs files known to be new, with their digests, without scanning: for a copy
+ * into an empty run dir, which knows every file it wrote.
+ */
+export function logAddedFiles(
+  run: Run,
+  files: RunFiles,
+  added: readonly (FileState & { path: string; digest: string })[],
+  type: FileType,
+): void {
+  const sorted = [...added].sort((a, b) => comparePaths(a.path, b.path));
+  for (const f of sorted) {
+    files.set(f.path, { type, mtime: f.mtime, size: f.size, digest: f.digest });
+  }
+  appendFileChanges(run, sorted.map((f) => ({ event: "a", type, path: f.path, mtime: f.mtime })));
+}
+
 /** The changes from `before` to `now`, in byte order of path. */
 export function diffRunFiles(
   before: RunFiles,

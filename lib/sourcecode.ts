@@ -73,10 +73,11 @@
 // @ts-types="@types/picomatch"
 import picomatch from "picomatch";
 import ignore from "ignore";
-import type { Dirent, Stats } from "node:fs";
-import { lstat, open, readdir, readFile, realpath, stat } from "node:fs/promises";
+import { type Dirent, lstatSync, readdirSync, realpathSync, type Stats, statSync } from "node:fs";
+import { open, readdir, readFile, realpath } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
 import { RunstageError } from "./errors.ts";
+import { comparePaths } from "./pathorder.ts";
 import type { SourcecodeSpec } from "./opdef.ts";
 import { findGitWorkTree } from "./vcs.ts";
 
@@ -160,7 +161,7 @@ export async function selectSourcecode(
 
   const abs = resolve(projectDir);
   const real = await realpath(abs);
-  const excluded = await Promise.all((options.exclude ?? []).map(realPathOrResolved));
+  const excluded = (options.exclude ?? []).map(realPathOrResolved);
   const git = await loadGitIgnores(real);
   const walk = new SourceWalk(rules, excluded, git?.matcher);
   if (walk.isExcluded(real)) return selection;
@@ -370,7 +371,7 @@ function compileSentinel(glob: string): Sentinel {
 
 async function holdsSentinel(dir: string, sentinel: Sentinel): Promise<boolean> {
   // The usual sentinels are plain paths: one lstat, no listing.
-  if (!sentinel.isGlob) return await pathExists(join(dir, sentinel.glob));
+  if (!sentinel.isGlob) return pathExists(join(dir, sentinel.glob));
   return await searchSentinel(dir, sentinel.base, sentinel);
 }
 
@@ -392,9 +393,9 @@ async function searchSentinel(dir: string, rel: string, sentinel: Sentinel): Pro
   return false;
 }
 
-async function pathExists(path: string): Promise<boolean> {
+function pathExists(path: string): boolean {
   try {
-    await lstat(path);
+    lstatSync(path);
     return true;
   } catch {
     return false;
@@ -494,7 +495,7 @@ class SourceWalk {
   }
 
   async walkDir(dir: DirVisit): Promise<void> {
-    const dirents = await this.#list(dir);
+    const dirents = this.#list(dir);
     if (!dirents) return;
     const ignoreLevels = this.gitIgnores
       ? await this.gitIgnores.withDirIgnores(dir.ignoreLevels, dir.abs, dir.rel, dirents)
@@ -515,9 +516,9 @@ class SourceWalk {
     }
   }
 
-  async #list(dir: DirVisit): Promise<Dirent[] | undefined> {
+  #list(dir: DirVisit): Dirent[] | undefined {
     try {
-      return await readdir(dir.abs, { withFileTypes: true });
+      return readdirSync(dir.abs, { withFileTypes: true });
     } catch (e) {
       if (dir.rel === "") throw e;
       this.warnings.push(`skipped unreadable dir ${dir.rel}`);
@@ -549,7 +550,7 @@ class SourceWalk {
     const abs = join(parent.abs, d.name);
     if (d.isDirectory()) return await this.#dirEntry(d.name, rel, abs, join(parent.real, d.name));
     if (d.isFile()) {
-      const st = await statOrUndefined(abs);
+      const st = statOrUndefined(abs);
       // Gone since the listing: nothing to copy, nothing to report.
       if (!st) return { kind: "skipped", name: d.name };
       return await this.#fileEntry(d.name, rel, abs, st);
@@ -559,8 +560,8 @@ class SourceWalk {
   }
 
   async #linkEntry(name: string, rel: string, abs: string): Promise<Entry> {
-    const st = await statOrUndefined(abs);
-    const target = st?.isDirectory() ? await realPathOrUndefined(abs) : undefined;
+    const st = statOrUndefined(abs);
+    const target = st?.isDirectory() ? realPathOrUndefined(abs) : undefined;
     if (st?.isDirectory() && target) return await this.#dirEntry(name, rel, abs, target);
     if (st?.isFile()) return await this.#fileEntry(name, rel, abs, st);
     if (st) return { kind: "skipped", name };
@@ -663,46 +664,27 @@ function sortKey(entry: Entry): string {
   return entry.kind === "dir" ? `${entry.name}/` : entry.name;
 }
 
-/**
- * Byte order of the UTF-8 encodings, without encoding: UTF-16 code units order
- * the same except that surrogates (code points above U+FFFF) must sort after
- * U+E000..U+FFFF.
- */
-function comparePaths(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) return codePointRank(x) - codePointRank(y);
-  }
-  return a.length - b.length;
-}
-
-function codePointRank(unit: number): number {
-  if (unit >= 0xd800 && unit <= 0xdfff) return unit + 0x2000;
-  if (unit >= 0xe000) return unit - 0x800;
-  return unit;
-}
-
-async function statOrUndefined(path: string): Promise<Stats | undefined> {
+// Metadata calls are synchronous: a walk has nothing else to do meanwhile, and in
+// Deno a sync stat costs about a third of an async one (measured on 6,000 files).
+function statOrUndefined(path: string): Stats | undefined {
   try {
-    return await stat(path);
+    return statSync(path);
   } catch {
     return undefined;
   }
 }
 
-async function realPathOrUndefined(path: string): Promise<string | undefined> {
+function realPathOrUndefined(path: string): string | undefined {
   try {
-    return await realpath(path);
+    return realpathSync(path);
   } catch {
     return undefined;
   }
 }
 
 /** An exclude dir that does not exist yet still names where it would be. */
-async function realPathOrResolved(path: string): Promise<string> {
-  return await realPathOrUndefined(path) ?? resolve(path);
+function realPathOrResolved(path: string): string {
+  return realPathOrUndefined(path) ?? resolve(path);
 }
 
 // ---------------------------------------------------------------------------

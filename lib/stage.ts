@@ -10,7 +10,7 @@ import { timestampMicros } from "./clock.ts";
 import { type CopiedFile, type CopyProgress, copySourceFiles } from "./copy.ts";
 import { RunstageError } from "./errors.ts";
 import { commandArgv, runEnv, runPhase, stagingEnv } from "./exec.ts";
-import { logFileChanges, type RunFiles } from "./fileslog.ts";
+import { logAddedFiles, logFileChanges, type RunFiles } from "./fileslog.ts";
 import { writeManifest } from "./manifest.ts";
 import {
   initRunMeta,
@@ -139,7 +139,12 @@ async function copySourcecode(req: StageRequest, run: Run, files: RunFiles): Pro
   );
   const phase = phaseByName("copy-sourcecode");
   const command = req.op.exec[phase.name];
-  const exitCode = command === undefined ? 0 : await runPhase(run, phase, command, {
+  if (command === undefined) {
+    // Nothing but the copy touched the run dir: no need to scan it.
+    logAddedFiles(run, files, copied, phase.type);
+    return 0;
+  }
+  const exitCode = await runPhase(run, phase, command, {
     cwd: req.project.dir,
     env: stagingEnv(run, req.project.dir),
   });
