@@ -9,6 +9,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
+import { ChunkRing } from "./chunkring.ts";
 import { mtimeMicros } from "./fileslog.ts";
 import {
   copyBigFile,
@@ -41,8 +42,6 @@ export interface CopyProgress {
   bytes: number;
 }
 
-/** Big files at once: one worker each. More would only compete for two cores. */
-const COPY_WORKERS = 2;
 /** How long the main thread copies before it yields to progress and worker messages. */
 const SLICE_MS = 20;
 
@@ -51,7 +50,8 @@ export async function copySourceFiles(
   files: readonly FileToCopy[],
   runDir: string,
   onProgress?: (progress: CopyProgress) => void,
-  options: { workers?: number } = {},
+  /** `workers: false` copies big files on this thread too (as where Worker is missing). */
+  options: { workers?: boolean } = {},
 ): Promise<CopiedFile[]> {
   makeParentDirs(files, runDir);
   const progress: CopyProgress = { files: 0, bytes: 0 };
@@ -77,16 +77,17 @@ export async function copySourceFiles(
   // Biggest first: the biggest file is the critical path.
   const big = files.filter((f) => f.size >= DIRECT_IO_FROM).sort((a, b) => b.size - a.size);
   const small = files.filter((f) => f.size < DIRECT_IO_FROM);
-  const workers = Math.min(options.workers ?? COPY_WORKERS, big.length);
-  const pool = workers > 0 ? CopyWorkerPool.start(workers) : undefined;
+  const pipeline = big.length > 0 && options.workers !== false
+    ? BigFilePipeline.start()
+    : undefined;
   try {
-    const bigDone = pool
-      ? Promise.all(big.map(async (f) => done(f, await pool.copy(job(f), umask))))
+    const bigDone = pipeline
+      ? Promise.all(big.map(async (f) => done(f, await pipeline.copy(job(f), umask))))
       : copyBigFilesHere(big, umask, job, done);
     await copySmallFiles(small, new DirectBuffer(), umask, job, done);
     await bigDone;
   } finally {
-    pool?.close();
+    pipeline?.close();
   }
   return copied;
 }
@@ -131,78 +132,89 @@ function makeParentDirs(files: readonly FileToCopy[], runDir: string): void {
   for (const dir of [...dirs].sort()) mkdirSync(join(runDir, dir), { recursive: true });
 }
 
-interface WorkerReply {
-  id: number;
-  result?: CopyResult;
-  error?: { message: string; code?: string };
-}
+type HalfReply =
+  | { id: number; result: Partial<CopyResult> & { size: number } }
+  | { id: number; aborted: true }
+  | { id: number; error: { message: string; code?: string } };
 
-/** Copy workers taking one file at a time from a shared queue. */
-class CopyWorkerPool {
-  #idle: Worker[] = [];
-  #all: Worker[] = [];
-  #queue: { id: number; job: CopyJob; umask: number }[] = [];
-  #pending = new Map<number, { resolve: (r: CopyResult) => void; reject: (e: Error) => void }>();
+/**
+ * The big-file pipeline: a reader worker and a writer worker sharing a chunk
+ * ring, copying one file at a time while this thread copies small files.
+ */
+class BigFilePipeline {
+  #ring = ChunkRing.allocate();
+  #reader: Worker;
+  #writer: Worker;
+  #waiting = new Map<Worker, (reply: HalfReply) => void>();
   #nextId = 0;
+  #queue: Promise<unknown> = Promise.resolve();
 
-  /** A pool of `size` workers, or undefined where this runtime has no Worker. */
-  static start(size: number): CopyWorkerPool | undefined {
-    if (typeof Worker === "undefined") return undefined;
-    const pool = new CopyWorkerPool();
+  /** A pipeline, or undefined where this runtime lacks Worker or SharedArrayBuffer. */
+  static start(): BigFilePipeline | undefined {
+    if (typeof Worker === "undefined" || typeof SharedArrayBuffer === "undefined") return undefined;
     try {
-      for (let i = 0; i < size; i++) pool.#add();
+      return new BigFilePipeline();
     } catch {
-      pool.close();
       return undefined;
     }
-    return pool;
   }
 
-  #add(): void {
+  private constructor() {
+    this.#reader = this.#spawn("reader");
+    this.#writer = this.#spawn("writer");
+  }
+
+  #spawn(role: "reader" | "writer"): Worker {
     const worker = new Worker(new URL("./copy_worker.ts", import.meta.url).href, {
       type: "module",
     });
-    worker.onmessage = (event: MessageEvent<WorkerReply>) => this.#settle(worker, event.data);
+    worker.onmessage = (event: MessageEvent<HalfReply>) => this.#waiting.get(worker)?.(event.data);
     worker.onerror = (event) => {
       event.preventDefault();
-      this.#failAll(new Error(`copy worker failed: ${event.message}`));
+      this.#ring.abort();
+      this.#waiting.get(worker)?.({
+        id: -1,
+        error: { message: `copy worker failed: ${event.message}` },
+      });
     };
-    this.#all.push(worker);
-    this.#idle.push(worker);
+    worker.postMessage({ role, ring: this.#ring.shared });
+    return worker;
   }
 
+  /** Copies one file; calls queue up, since the ring serves one file at a time. */
   copy(job: CopyJob, umask: number): Promise<CopyResult> {
+    const result = this.#queue.then(() => this.#copyNow(job, umask));
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  async #copyNow(job: CopyJob, umask: number): Promise<CopyResult> {
+    this.#ring.reset();
     const id = this.#nextId++;
-    const promise = new Promise<CopyResult>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-    });
-    this.#queue.push({ id, job, umask });
-    this.#dispatch();
-    return promise;
-  }
-
-  #dispatch(): void {
-    while (this.#idle.length > 0 && this.#queue.length > 0) {
-      this.#idle.pop()!.postMessage(this.#queue.shift());
+    const [read, written] = await Promise.all(
+      [this.#reader, this.#writer].map((worker) =>
+        new Promise<HalfReply>((resolve) => {
+          this.#waiting.set(worker, resolve);
+          worker.postMessage({ id, job, umask });
+        })
+      ),
+    );
+    // The side that failed has the error; the other only knows it was aborted.
+    for (const reply of [read, written]) {
+      if ("error" in reply) {
+        throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
+      }
     }
-  }
-
-  #settle(worker: Worker, reply: WorkerReply): void {
-    const pending = this.#pending.get(reply.id);
-    this.#pending.delete(reply.id);
-    if (reply.error) {
-      pending?.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }));
-    } else pending?.resolve(reply.result!);
-    this.#idle.push(worker);
-    this.#dispatch();
-  }
-
-  #failAll(err: Error): void {
-    for (const { reject } of this.#pending.values()) reject(err);
-    this.#pending.clear();
+    if (!("result" in read) || !("result" in written)) throw new Error("copy aborted");
+    return {
+      digest: read.result.digest!,
+      size: read.result.size,
+      mtimeMs: written.result.mtimeMs!,
+    };
   }
 
   close(): void {
-    for (const worker of this.#all) worker.terminate();
+    this.#reader.terminate();
+    this.#writer.terminate();
   }
 }

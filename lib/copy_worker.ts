@@ -1,22 +1,37 @@
 /**
- * A copy worker: copies and hashes the big files lib/copy.ts hands it, one at a
- * time, on its own thread, so big files proceed while the main thread copies
- * small ones. Messages: in `{ id, job, umask }`, out `{ id, result }` or `{ id, error }`.
+ * A copy worker: one half of the big-file pipeline of lib/copy.ts. The reader
+ * reads and hashes each chunk into a shared ring; the writer writes them out.
+ * Messages in: `{ role, ring }` once, then `{ id, job, umask }` per file.
+ * Messages out: `{ id, result }`, `{ id, aborted: true }` (the other side
+ * failed) or `{ id, error }`.
  */
-import { copyBigFile, type CopyJob, DirectBuffer } from "./filecopy.ts";
+import { ChunkRing, CopyAborted, type SharedRing } from "./chunkring.ts";
+import { type CopyJob, readIntoRing, writeFromRing } from "./filecopy.ts";
+
+type Role = "reader" | "writer";
 
 interface WorkerScope {
-  onmessage: ((event: MessageEvent<{ id: number; job: CopyJob; umask: number }>) => void) | null;
+  onmessage: ((event: MessageEvent) => void) | null;
   postMessage(message: unknown): void;
 }
 
 const scope = self as unknown as WorkerScope;
-const buffers: [DirectBuffer, DirectBuffer] = [new DirectBuffer(), new DirectBuffer()];
+let role: Role;
+let ring: ChunkRing;
 
-scope.onmessage = async ({ data: { id, job, umask } }) => {
+scope.onmessage = ({ data }) => {
+  if ("role" in data) {
+    role = data.role as Role;
+    ring = new ChunkRing(data.ring as SharedRing);
+    return;
+  }
+  const { id, job, umask } = data as { id: number; job: CopyJob; umask: number };
   try {
-    scope.postMessage({ id, result: await copyBigFile(job, buffers, umask) });
+    const result = role === "reader" ? readIntoRing(job, ring) : writeFromRing(job, ring, umask);
+    scope.postMessage({ id, result });
   } catch (err) {
+    if (err instanceof CopyAborted) return scope.postMessage({ id, aborted: true });
+    ring.abort();
     const e = err as { message?: string; code?: string };
     scope.postMessage({ id, error: { message: e.message ?? String(err), code: e.code } });
   }

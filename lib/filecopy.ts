@@ -18,11 +18,13 @@ import {
   constants,
   fchmodSync,
   fstatSync,
+  ftruncateSync,
   openSync,
   readSync,
   writeSync,
 } from "node:fs";
 import { open } from "node:fs/promises";
+import type { ChunkRing } from "./chunkring.ts";
 
 export interface CopyJob {
   src: string;
@@ -42,19 +44,24 @@ export interface CopyResult {
 export const DIRECT_IO_FROM = 8 * 1024 * 1024;
 export const CHUNK_BYTES = 4 * 1024 * 1024;
 /** Direct I/O lengths and offsets are multiples of this (covers 512 and 4096 byte blocks). */
-const BLOCK = 4096;
+export const BLOCK = 4096;
+/** A chunk plus room to slide it to an aligned address. */
+export const DIRECT_BUFFER_BYTES = CHUNK_BYTES + 2 * BLOCK;
 /** Probe steps: ArrayBuffer backing stores are at least 16-byte aligned. */
 const PROBE_STEP = 16;
 
 /** A chunk buffer, and the offset in it that direct I/O accepts once probed. */
 export class DirectBuffer {
-  readonly raw = new Uint8Array(CHUNK_BYTES + 2 * BLOCK);
   /** undefined: not probed yet; -1: direct I/O refused. */
   alignedOffset: number | undefined;
 
-  /** The buffer for ordinary reads and writes. */
-  get plain(): Uint8Array {
-    return this.raw.subarray(0, CHUNK_BYTES);
+  /** `raw` may be a slot of shared memory; it must hold `DIRECT_BUFFER_BYTES`. */
+  constructor(readonly raw: Uint8Array = new Uint8Array(DIRECT_BUFFER_BYTES)) {}
+
+  /** The view a copy reads into and writes from: aligned when direct I/O is on. */
+  view(direct: boolean): Uint8Array {
+    const offset = direct ? this.alignedOffset! : 0;
+    return this.raw.subarray(offset, offset + CHUNK_BYTES);
   }
 
   /**
@@ -81,6 +88,57 @@ export class DirectBuffer {
 const O_DIRECT: number | undefined = (constants as Record<string, number>).O_DIRECT;
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC;
 
+/** Direct writes must be whole blocks: the tail is padded, then truncated away. */
+export function writeLength(n: number, direct: boolean): number {
+  return direct ? Math.ceil(n / BLOCK) * BLOCK : n;
+}
+
+/** The reader's half of a pipelined copy: reads and hashes each chunk into the ring. */
+export function readIntoRing(job: CopyJob, ring: ChunkRing): { digest: string; size: number } {
+  const input = openSync(job.src, "r");
+  try {
+    ring.awaitDecision();
+    const hash = createHash("sha256");
+    let pos = 0;
+    for (let index = 0;; index++) {
+      const view = ring.slotFor(index);
+      const n = readSync(input, view, 0, CHUNK_BYTES, pos);
+      hash.update(view.subarray(0, n));
+      ring.putChunk(index, n);
+      if (n === 0) return { digest: hash.digest("hex"), size: pos };
+      pos += n;
+    }
+  } finally {
+    closeSync(input);
+  }
+}
+
+/** The writer's half of a pipelined copy: opens the copy and writes what the reader hands over. */
+export function writeFromRing(
+  job: CopyJob,
+  ring: ChunkRing,
+  umask: number,
+): { size: number; mtimeMs: number } {
+  const direct = openDirect(job, ring.slots);
+  const out = openSync(job.dst, direct ? WRITE_FLAGS | O_DIRECT! : WRITE_FLAGS, job.mode);
+  try {
+    ring.decide(direct);
+    let pos = 0;
+    for (let index = 0;; index++) {
+      const chunk = ring.takeChunk(index);
+      if (!chunk) break;
+      writeSync(out, chunk.view, 0, writeLength(chunk.length, direct), pos);
+      ring.releaseChunk(index);
+      pos += chunk.length;
+    }
+    if (direct) ftruncateSync(out, pos);
+    if (job.mode & umask) fchmodSync(out, job.mode);
+    return { size: pos, mtimeMs: fstatSync(out).mtimeMs };
+  } finally {
+    closeSync(out);
+  }
+}
+
 /** Copies a small file with synchronous calls: for these, setting up async I/O costs more than it saves. */
 export function copySmallFile(job: CopyJob, buffer: DirectBuffer, umask: number): CopyResult {
   const input = openSync(job.src, "r");
@@ -88,7 +146,7 @@ export function copySmallFile(job: CopyJob, buffer: DirectBuffer, umask: number)
     const out = openSync(job.dst, WRITE_FLAGS, job.mode);
     try {
       const hash = createHash("sha256");
-      const buf = buffer.plain;
+      const buf = buffer.view(false);
       let pos = 0;
       for (let n; (n = readSync(input, buf, 0, buf.length, pos)) > 0; pos += n) {
         hash.update(buf.subarray(0, n));
@@ -119,7 +177,7 @@ export async function copyBigFile(
   const out = await open(job.dst, direct ? WRITE_FLAGS | O_DIRECT! : WRITE_FLAGS, job.mode);
   try {
     const hash = createHash("sha256");
-    const views = buffers.map((b) => direct ? alignedView(b) : b.plain);
+    const views = buffers.map((b) => b.view(direct));
     let writing: Promise<unknown> = Promise.resolve();
     let pos = 0;
     for (let i = 0;; i ^= 1) {
@@ -127,8 +185,7 @@ export async function copyBigFile(
       if (n === 0) break;
       hash.update(views[i].subarray(0, n));
       await writing; // the other buffer's write: done before that buffer is reused
-      // Direct writes must be whole blocks: the tail is padded, then truncated.
-      const length = direct ? Math.ceil(n / BLOCK) * BLOCK : n;
+      const length = writeLength(n, direct);
       writing = out.write(views[i], 0, length, pos);
       pos += n;
     }
@@ -147,7 +204,7 @@ export async function copyBigFile(
  * buffers have an aligned offset. Probing writes trial blocks into `job.dst`,
  * which the copy then truncates and overwrites.
  */
-function openDirect(job: CopyJob, buffers: DirectBuffer[]): boolean {
+export function openDirect(job: CopyJob, buffers: DirectBuffer[]): boolean {
   if (O_DIRECT === undefined || buffers.some((b) => b.alignedOffset === -1)) return false;
   let fd: number;
   try {
@@ -160,9 +217,4 @@ function openDirect(job: CopyJob, buffers: DirectBuffer[]): boolean {
   } finally {
     closeSync(fd);
   }
-}
-
-function alignedView(buffer: DirectBuffer): Uint8Array {
-  const offset = buffer.alignedOffset!;
-  return buffer.raw.subarray(offset, offset + CHUNK_BYTES);
 }

@@ -38,8 +38,8 @@ async function writeSource(src: string, path: string, data: Uint8Array, mode: nu
   return { path, src: full, size: data.length, mode } satisfies FileToCopy;
 }
 
-for (const workers of [2, 0]) {
-  Deno.test(`copySourceFiles (${workers} workers) copies big and small files byte for byte with digests, sizes, modes and mtimes`, async () => {
+for (const workers of [true, false]) {
+  Deno.test(`copySourceFiles (${workers ? "pipeline workers" : "one thread"}) copies big and small files byte for byte with digests, sizes, modes and mtimes`, async () => {
     await withDirs(async (src, dst) => {
       const sizes = [
         0,
