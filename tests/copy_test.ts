@@ -123,3 +123,17 @@ Deno.test("a file that grew since selection is copied whole, and a vanished one 
     await assert.rejects(copySourceFiles([goneBig], dst), /ENOENT|No such file|not found/i);
   });
 });
+
+Deno.test("when the writer side fails, the copy reports its error and nothing hangs", async () => {
+  await withDirs(async (src, dst) => {
+    const file = await writeSource(src, "big.bin", bytes(12 * MiB, 5), 0o644);
+    await Deno.mkdir(`${dst}/big.bin`); // the copy's path is taken by a directory
+    const started = Date.now();
+    await assert.rejects(copySourceFiles([file], dst), /EISDIR|is a directory/i);
+    assert.ok(Date.now() - started < 5000, "the reader was released at once");
+    // The pipeline still works for the next file after a failure in the same process.
+    const next = await writeSource(src, "next.bin", bytes(9 * MiB, 6), 0o644);
+    const [copied] = await copySourceFiles([next], dst);
+    assert.equal(copied.digest, await sha256File(next.src));
+  });
+});
