@@ -77,17 +77,19 @@ export async function copySourceFiles(
   // Biggest first: the biggest file is the critical path.
   const big = files.filter((f) => f.size >= DIRECT_IO_FROM).sort((a, b) => b.size - a.size);
   const small = files.filter((f) => f.size < DIRECT_IO_FROM);
-  const pipeline = big.length > 0 && options.workers !== false
+  const starting = big.length > 0 && options.workers !== false
     ? BigFilePipeline.start()
-    : undefined;
+    : Promise.resolve(undefined);
   try {
-    const bigDone = pipeline
-      ? Promise.all(big.map(async (f) => done(f, await pipeline.copy(job(f), umask))))
-      : copyBigFilesHere(big, umask, job, done);
+    // Big files start as soon as the workers are up, or here if they cannot be.
+    const bigDone = starting.then(async (pipeline) => {
+      if (!pipeline) return await copyBigFilesHere(big, umask, job, done);
+      await Promise.all(big.map(async (f) => done(f, await pipeline.copy(job(f), umask))));
+    });
     await copySmallFiles(small, new DirectBuffer(), umask, job, done);
     await bigDone;
   } finally {
-    pipeline?.close();
+    (await starting)?.close();
   }
   return copied;
 }
@@ -138,6 +140,21 @@ type HalfReply =
   | { id: number; error: { message: string; code?: string } };
 
 /**
+ * Where the worker module is: beside this one when it runs as lib/copy.ts
+ * (deno run, deno compile); relative to the entry point when a bundler has made
+ * this module part of it (bun build --compile, which must list the worker as
+ * an entry point too).
+ */
+function copyWorkerUrl(): string {
+  const here = import.meta.url;
+  return new URL(here.endsWith("/copy.ts") ? "./copy_worker.ts" : "./lib/copy_worker.ts", here)
+    .href;
+}
+
+/** How long workers may take to load before big files are copied on this thread instead. */
+const WORKER_START_MS = 10_000;
+
+/**
  * The big-file pipeline: a reader worker and a writer worker sharing a chunk
  * ring, copying one file at a time while this thread copies small files.
  */
@@ -145,29 +162,64 @@ class BigFilePipeline {
   #ring = ChunkRing.allocate();
   #reader: Worker;
   #writer: Worker;
+  #ready: Promise<unknown>;
   #waiting = new Map<Worker, (reply: HalfReply) => void>();
   #nextId = 0;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Start timeouts still pending: close() clears them, or they would hold the process open. */
+  #startTimers = new Set<ReturnType<typeof setTimeout>>();
 
-  /** A pipeline, or undefined where this runtime lacks Worker or SharedArrayBuffer. */
-  static start(): BigFilePipeline | undefined {
+  /**
+   * A pipeline whose workers have loaded, or undefined where this runtime lacks
+   * Worker or SharedArrayBuffer, or the workers fail to start.
+   */
+  static async start(): Promise<BigFilePipeline | undefined> {
     if (typeof Worker === "undefined" || typeof SharedArrayBuffer === "undefined") return undefined;
+    let pipeline: BigFilePipeline | undefined;
     try {
-      return new BigFilePipeline();
+      pipeline = new BigFilePipeline();
+      await pipeline.#ready;
+      return pipeline;
     } catch {
+      pipeline?.close();
       return undefined;
     }
   }
 
   private constructor() {
-    this.#reader = this.#spawn("reader");
-    this.#writer = this.#spawn("writer");
+    const reader = this.#spawn("reader");
+    const writer = this.#spawn("writer");
+    this.#reader = reader.worker;
+    this.#writer = writer.worker;
+    this.#ready = Promise.all([reader.ready, writer.ready]);
   }
 
-  #spawn(role: "reader" | "writer"): Worker {
-    const worker = new Worker(new URL("./copy_worker.ts", import.meta.url).href, {
-      type: "module",
+  #spawn(role: "reader" | "writer"): { worker: Worker; ready: Promise<void> } {
+    const worker = new Worker(copyWorkerUrl(), { type: "module" });
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error("copy worker did not start")),
+        WORKER_START_MS,
+      );
+      this.#startTimers.add(timer);
+      worker.onerror = (event) => {
+        event.preventDefault();
+        clearTimeout(timer);
+        reject(new Error(`copy worker failed to start: ${event.message}`));
+      };
+      worker.onmessage = (event: MessageEvent<{ ready?: true }>) => {
+        if (!event.data.ready) return;
+        clearTimeout(timer);
+        this.#listen(worker);
+        resolve();
+      };
     });
+    worker.postMessage({ role, ring: this.#ring.shared });
+    return { worker, ready };
+  }
+
+  /** Once loaded: replies go to whoever waits on this worker; a crash aborts the file. */
+  #listen(worker: Worker): void {
     worker.onmessage = (event: MessageEvent<HalfReply>) => this.#waiting.get(worker)?.(event.data);
     worker.onerror = (event) => {
       event.preventDefault();
@@ -177,8 +229,6 @@ class BigFilePipeline {
         error: { message: `copy worker failed: ${event.message}` },
       });
     };
-    worker.postMessage({ role, ring: this.#ring.shared });
-    return worker;
   }
 
   /** Copies one file; calls queue up, since the ring serves one file at a time. */
@@ -214,6 +264,7 @@ class BigFilePipeline {
   }
 
   close(): void {
+    for (const timer of this.#startTimers) clearTimeout(timer);
     this.#reader.terminate();
     this.#writer.terminate();
   }

@@ -2,8 +2,8 @@
  * A copy worker: one half of the big-file pipeline of lib/copy.ts. The reader
  * reads and hashes each chunk into a shared ring; the writer writes them out.
  * Messages in: `{ role, ring }` once, then `{ id, job, umask }` per file.
- * Messages out: `{ id, result }`, `{ id, aborted: true }` (the other side
- * failed) or `{ id, error }`.
+ * Messages out: `{ ready: true }` once loaded, then per file `{ id, result }`,
+ * `{ id, aborted: true }` (the other side failed) or `{ id, error }`.
  */
 import { ChunkRing, CopyAborted, type SharedRing } from "./chunkring.ts";
 import { type CopyJob, readIntoRing, writeFromRing } from "./filecopy.ts";
@@ -18,6 +18,9 @@ interface WorkerScope {
 const scope = self as unknown as WorkerScope;
 let role: Role;
 let ring: ChunkRing;
+
+// Loaded: lib/copy.ts waits for this before handing over any file.
+scope.postMessage({ ready: true });
 
 scope.onmessage = ({ data }) => {
   if ("role" in data) {
