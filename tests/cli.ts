@@ -4,6 +4,10 @@
  * would see: stdout, stderr and the exit code.
  */
 import { fileURLToPath } from "node:url";
+import { listTree } from "./fixtures.ts";
+
+// Fixtures that used to live here, for tests that import them from this module.
+export { listTree, makeProject, sha256File } from "./fixtures.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = `${REPO_ROOT}main.ts`;
@@ -48,47 +52,10 @@ export async function runstage(args: string[], options: CliOptions = {}): Promis
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
 }
 
-/** A temp project with the given files (paths relative to it). */
-export async function makeProject(files: Record<string, string>): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "runstage-test-" });
-  for (const [path, content] of Object.entries(files)) {
-    const full = `${dir}/${path}`;
-    await Deno.mkdir(full.slice(0, full.lastIndexOf("/")), { recursive: true });
-    await Deno.writeTextFile(full, content);
-  }
-  return dir;
-}
-
-/** Every entry under `dir`, relative, sorted; directories end with `/`. Missing dir: []. */
-export async function listTree(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(abs: string, rel: string) {
-    for await (const e of Deno.readDir(abs)) {
-      const path = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory) {
-        out.push(`${path}/`);
-        await walk(`${abs}/${e.name}`, path);
-      } else out.push(path);
-    }
-  }
-  try {
-    await walk(dir, "");
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
-  return out.sort();
-}
-
 /** The one run of a runs home: its id, run dir and meta dir. */
 export async function onlyRun(runsHome: string) {
   const metas = (await listTree(runsHome)).filter((p) => /^[0-9a-f-]{36}\.meta\/$/.test(p));
   if (metas.length !== 1) throw new Error(`expected one run in ${runsHome}, found ${metas.length}`);
   const id = metas[0].slice(0, 36);
   return { id, runDir: `${runsHome}/${id}`, metaDir: `${runsHome}/${id}.meta` };
-}
-
-/** SHA-256 of a file, computed independently of runstage (WebCrypto). */
-export async function sha256File(path: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -6,7 +6,15 @@
  * that do make a run: a staging phase or the run phase exiting non-zero.
  */
 import assert from "node:assert/strict";
-import { listTree, makeProject, onlyRun, runstage, sha256File } from "./cli.ts";
+import { onlyRun, runstage } from "./cli.ts";
+import {
+  type Files,
+  listTree,
+  makeProject,
+  sha256File,
+  withTempDir,
+  writeTree,
+} from "./fixtures.ts";
 
 const USAGE_HINT = "(run with --help for usage)";
 
@@ -94,9 +102,8 @@ interface World {
   noRuns: string;
 }
 
-async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
-  const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "runstage-cli-errors-" }));
-  try {
+function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
+  return withTempDir(async (root) => {
     const project = `${root}/project`;
     await Deno.mkdir(project);
     await Deno.writeTextFile(`${project}/gage.toml`, GOOD_GAGE);
@@ -105,19 +112,13 @@ async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
     const staged = await runstage(["-C", project, "--runs", runs, "stage"], { cwd: root });
     assert.equal(staged.code, 0, staged.stderr);
     await fn({ root, project, runs, noRuns: `${root}/no-runs-here` });
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+  }, { prefix: "runstage-cli-errors-" });
 }
 
 /** A project dir with `files`, inside the world's root (so it is cleaned up with it). */
-async function projectWith(w: World, name: string, files: Record<string, string>) {
+async function projectWith(w: World, name: string, files: Files) {
   const dir = `${w.root}/${name}`;
-  for (const [path, content] of Object.entries(files)) {
-    const full = `${dir}/${path}`;
-    await Deno.mkdir(full.slice(0, full.lastIndexOf("/")), { recursive: true });
-    await Deno.writeTextFile(full, content);
-  }
+  await writeTree(dir, files);
   await Deno.mkdir(dir, { recursive: true });
   return dir;
 }

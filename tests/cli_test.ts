@@ -1,19 +1,14 @@
 /** The commands as a user drives them: run, stage, ops, runs, show, previews and progress. */
 import assert from "node:assert/strict";
-import { listTree, makeProject, onlyRun, runstage } from "./cli.ts";
+import { onlyRun, runstage } from "./cli.ts";
+import { type Files, listTree, withProject as withTempProject } from "./fixtures.ts";
 
-async function withProject(
-  files: Record<string, string>,
+/** A temp project and runs home, their paths unresolved: runstage must resolve them itself. */
+function withProject(
+  files: Files,
   body: (project: string, runsHome: string) => Promise<void>,
-) {
-  const project = await makeProject(files);
-  const runsHome = await Deno.makeTempDir();
-  try {
-    await body(project, runsHome);
-  } finally {
-    await Deno.remove(project, { recursive: true });
-    await Deno.remove(runsHome, { recursive: true });
-  }
+): Promise<void> {
+  return withTempProject(files, body, { realPath: false });
 }
 
 const runnerMessages = async (metaDir: string) =>

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { type CopiedFile, copySourceFiles, type FileToCopy } from "../lib/copy.ts";
 import { copyBigFile, DirectBuffer } from "../lib/filecopy.ts";
-import { sha256File } from "./cli.ts";
+import { sha256File, withTempDir } from "./fixtures.ts";
 
 const MiB = 1024 * 1024;
 
@@ -19,15 +19,12 @@ function bytes(size: number, seed: number): Uint8Array {
   return out;
 }
 
-async function withDirs(body: (src: string, dst: string) => Promise<void>) {
-  const src = await Deno.makeTempDir({ prefix: "runstage-copy-src-" });
-  const dst = await Deno.makeTempDir({ prefix: "runstage-copy-dst-" });
-  try {
-    await body(src, dst);
-  } finally {
-    await Deno.remove(src, { recursive: true });
-    await Deno.remove(dst, { recursive: true });
-  }
+/** A source dir and a separate destination dir, both removed afterwards. */
+function withDirs(body: (src: string, dst: string) => Promise<void>): Promise<void> {
+  return withTempDir(
+    (src) => withTempDir((dst) => body(src, dst), { prefix: "runstage-copy-dst-" }),
+    { prefix: "runstage-copy-src-" },
+  );
 }
 
 async function writeSource(src: string, path: string, data: Uint8Array, mode: number) {

@@ -12,6 +12,7 @@ import type { ExecCommand, Phase } from "../lib/opdef.ts";
 import { phaseByName, PHASES } from "../lib/opdef.ts";
 import { type OutputLine, readOutput } from "../lib/output.ts";
 import { makeRun, type Run } from "../lib/run.ts";
+import { withTempDir } from "./fixtures.ts";
 
 const RUN_PHASE = phaseByName("run");
 const LOG_STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} /;
@@ -22,17 +23,14 @@ interface Fixture {
   scratch: string;
 }
 
-async function withRun(fn: (f: Fixture) => Promise<void>): Promise<void> {
-  const home = await Deno.realPath(await Deno.makeTempDir({ prefix: "runstage-exec-" }));
-  try {
+function withRun(fn: (f: Fixture) => Promise<void>): Promise<void> {
+  return withTempDir(async (home) => {
     const run = makeRun(`${home}/runs`);
     await Deno.mkdir(run.metaDir, { recursive: true });
     await Deno.mkdir(run.runDir, { recursive: true });
     await Deno.mkdir(`${home}/scratch dir`);
     await fn({ run, scratch: `${home}/scratch dir` });
-  } finally {
-    await Deno.remove(home, { recursive: true });
-  }
+  }, { prefix: "runstage-exec-" });
 }
 
 /** Runs `command` as `phase` in the run dir (or `cwd`) and returns code and output. */

@@ -19,23 +19,14 @@ import {
 import type { FileType } from "../lib/opdef.ts";
 import { comparePaths, isRepresentablePath } from "../lib/pathorder.ts";
 import { makeRun, type Run } from "../lib/run.ts";
-import { sha256File } from "./cli.ts";
+import { sha256File, withTempDir } from "./fixtures.ts";
 
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "runstage-manifest-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 async function withRun(fn: (run: Run) => Promise<void>): Promise<void> {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const run = makeRun(`${dir}/runs`);
     await Deno.mkdir(run.runDir, { recursive: true });
     await Deno.mkdir(run.metaDir, { recursive: true });
@@ -183,7 +174,7 @@ Deno.test("formatManifest leaves out files with no digest or a line break in the
 });
 
 Deno.test("hashFile matches WebCrypto SHA-256, across the 4 MiB read chunks", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const MiB = 1024 * 1024;
     const sizes = [0, 1, 4095, 4 * MiB - 1, 4 * MiB, 4 * MiB + 1, 9 * MiB + 12345];
     for (const size of sizes) {

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { INDEX_RECORD_SIZE, OutputWriter, readOutput, type Stream } from "../lib/output.ts";
+import { withTempDir } from "./fixtures.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -25,14 +26,9 @@ async function readIndex(path: string): Promise<Record[]> {
   return records;
 }
 
-async function withOutput(fn: (path: string, dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "runstage-output-" });
-  try {
-    // The writer makes the output dir itself.
-    await fn(`${dir}/output/40_run`, dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withOutput(fn: (path: string, dir: string) => Promise<void>): Promise<void> {
+  // The writer makes the output dir itself.
+  return withTempDir((dir) => fn(`${dir}/output/40_run`, dir), { prefix: "runstage-output-" });
 }
 
 /** Writes chunks as [text, stream, time] and closes at `closeAt`. */

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { RunstageError } from "../lib/errors.ts";
 import { parseGageFile } from "../lib/gagefile.ts";
 import {
   openProject,
@@ -9,41 +8,7 @@ import {
   resolveRunsHome,
   selectOp,
 } from "../lib/project.ts";
-
-/** Runs `fn` in a fresh temp dir (real path, so comparisons hold) that is removed afterwards. */
-async function inTempDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
-  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "runstage-project-" }));
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function writeFile(dir: string, name: string, text: string): Promise<string> {
-  const path = join(dir, name);
-  await Deno.mkdir(join(path, ".."), { recursive: true });
-  await Deno.writeTextFile(path, text);
-  return path;
-}
-
-async function assertUserErrorAsync(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof RunstageError, `expected a RunstageError, got ${err}`);
-    assert.ok(!err.message.includes("\n"), err.message);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
-
-function assertUserError(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof RunstageError, `expected a RunstageError, got ${err}`);
-    assert.ok(!err.message.includes("\n"), err.message);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
+import { assertUserError, assertUserErrorAsync, withTempDir, writeFile } from "./fixtures.ts";
 
 /** A project made in memory from Gage file text, for the pure functions. */
 function projectWith(text: string | undefined, dir = "/work/proj"): Project {
@@ -56,7 +21,7 @@ function projectWith(text: string | undefined, dir = "/work/proj"): Project {
 // --- openProject --------------------------------------------------------------------
 
 Deno.test("openProject finds the nearest ancestor with a Gage file", async () => {
-  await inTempDir(async (root) => {
+  await withTempDir(async (root) => {
     await writeFile(root, "gage.toml", "[outer]\n");
     const project = join(root, "proj");
     await writeFile(project, ".gage/gage.yaml", "inner: {}\n");
@@ -71,7 +36,7 @@ Deno.test("openProject finds the nearest ancestor with a Gage file", async () =>
 });
 
 Deno.test("openProject at the Gage file's own dir", async () => {
-  await inTempDir(async (root) => {
+  await withTempDir(async (root) => {
     await writeFile(root, "gage.json", '{"a": {}}');
     const opened = await openProject({ cwd: root });
     assert.equal(opened.dir, root);
@@ -80,7 +45,7 @@ Deno.test("openProject at the Gage file's own dir", async () => {
 });
 
 Deno.test("openProject without any Gage file is the cwd, with no Gage file", async () => {
-  await inTempDir(async (root) => {
+  await withTempDir(async (root) => {
     const sub = join(root, "sub");
     await Deno.mkdir(sub);
     const opened = await openProject({ cwd: sub });
@@ -91,7 +56,7 @@ Deno.test("openProject without any Gage file is the cwd, with no Gage file", asy
 });
 
 Deno.test("openProject -C uses that dir, relative to cwd, without searching up", async () => {
-  await inTempDir(async (root) => {
+  await withTempDir(async (root) => {
     await writeFile(root, "gage.toml", "[outer]\n");
     await Deno.mkdir(join(root, "other"));
     const opened = await openProject({ cwd: root, dir: "other" });
@@ -106,7 +71,7 @@ Deno.test("openProject -C uses that dir, relative to cwd, without searching up",
 });
 
 Deno.test("openProject -C to a missing dir or a file is a user error", async () => {
-  await inTempDir(async (root) => {
+  await withTempDir(async (root) => {
     await assertUserErrorAsync(
       openProject({ cwd: root, dir: "nope" }),
       /^-C nope: no such directory; /,
@@ -120,7 +85,7 @@ Deno.test("openProject -C to a missing dir or a file is a user error", async () 
 });
 
 Deno.test("openProject reports a malformed Gage file", async () => {
-  await inTempDir(async (root) => {
+  await withTempDir(async (root) => {
     await writeFile(root, "gage.toml", "[a\n");
     await assertUserErrorAsync(
       openProject({ cwd: root }),

@@ -4,7 +4,8 @@
  * file for file and line for line.
  */
 import assert from "node:assert/strict";
-import { listTree, makeProject, onlyRun, runstage, sha256File } from "./cli.ts";
+import { onlyRun, runstage } from "./cli.ts";
+import { listTree, makeProject, sha256File } from "./fixtures.ts";
 
 const PYTHON =
   (await new Deno.Command("python", { args: ["--version"] }).output().catch(() => null))

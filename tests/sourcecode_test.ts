@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { RunstageError } from "../lib/errors.ts";
 import {
   DEFAULT_SOURCECODE_RULES,
@@ -8,28 +8,7 @@ import {
   type SourceSelection,
 } from "../lib/sourcecode.ts";
 import { findGitWorkTree } from "../lib/vcs.ts";
-
-type Tree = Record<string, string | Uint8Array>;
-
-async function writeTree(root: string, tree: Tree): Promise<void> {
-  for (const [path, content] of Object.entries(tree)) {
-    const abs = join(root, path);
-    await Deno.mkdir(dirname(abs), { recursive: true });
-    if (typeof content === "string") await Deno.writeTextFile(abs, content);
-    else await Deno.writeFile(abs, content);
-  }
-}
-
-/** Runs `fn` on a fresh temp project holding `tree`, removed afterwards. */
-async function withProject(tree: Tree, fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "runstage-src-" }));
-  try {
-    await writeTree(dir, tree);
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { type Files, withProject } from "./fixtures.ts";
 
 function paths(selection: SourceSelection): string[] {
   return selection.files.map((f) => f.path);
@@ -104,7 +83,7 @@ Deno.test("defaults leave out files of 100000 bytes or more and say so", async (
 });
 
 Deno.test("defaults stop at 500 files, in path order, and say so", async () => {
-  const tree: Tree = {};
+  const tree: Files = {};
   for (let i = 0; i < 504; i++) tree[`f/${String(i).padStart(3, "0")}.txt`] = `${i}\n`;
   await withProject(tree, async (dir) => {
     const selection = await selectSourcecode(dir, undefined);
