@@ -10,6 +10,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { ChunkRing } from "./chunkring.ts";
+import { RunInterrupted } from "./interrupt.ts";
 import { mtimeMicros } from "./fileslog.ts";
 import {
   copyBigFile,
@@ -50,8 +51,12 @@ export async function copySourceFiles(
   files: readonly FileToCopy[],
   runDir: string,
   onProgress?: (progress: CopyProgress) => void,
-  /** `workers: false` copies big files on this thread too (as where Worker is missing). */
-  options: { workers?: boolean } = {},
+  options: {
+    /** `false` copies big files on this thread too (as where Worker is missing). */
+    workers?: boolean;
+    /** Stops the copy at the next file (RunInterrupted, with the signal's name). */
+    signal?: AbortSignal;
+  } = {},
 ): Promise<CopiedFile[]> {
   makeParentDirs(files, runDir);
   const progress: CopyProgress = { files: 0, bytes: 0 };
@@ -86,7 +91,7 @@ export async function copySourceFiles(
       if (!pipeline) return await copyBigFilesHere(big, umask, job, done);
       await Promise.all(big.map(async (f) => done(f, await pipeline.copy(job(f), umask))));
     });
-    await copySmallFiles(small, new DirectBuffer(), umask, job, done);
+    await copySmallFiles(small, new DirectBuffer(), umask, job, done, options.signal);
     await bigDone;
   } finally {
     (await starting)?.close();
@@ -101,9 +106,11 @@ async function copySmallFiles(
   umask: number,
   job: (f: FileToCopy) => CopyJob,
   done: (f: FileToCopy, r: CopyResult) => void,
+  signal?: AbortSignal,
 ): Promise<void> {
   let sliceStart = performance.now();
   for (const file of files) {
+    if (signal?.aborted) throw new RunInterrupted(signal.reason);
     done(file, copySmallFile(job(file), buffer, umask));
     if (performance.now() - sliceStart > SLICE_MS) {
       await new Promise((resolve) => setTimeout(resolve, 0));

@@ -8,6 +8,7 @@ import process from "node:process";
 import { constants } from "node:os";
 import { join } from "node:path";
 import { RunstageError } from "./errors.ts";
+import type { Interrupt } from "./interrupt.ts";
 import { logRunner, pyRepr, removeMeta, writeMeta } from "./meta.ts";
 import type { ExecCommand, Phase } from "./opdef.ts";
 import { OutputWriter, type Stream } from "./output.ts";
@@ -24,6 +25,8 @@ export interface PhaseOptions {
   live?: boolean;
   /** The inherited environment; defaults to this process's. */
   baseEnv?: Record<string, string | undefined>;
+  /** Stop signals for this run: forwarded to the phase's process group. */
+  interrupt?: Interrupt;
 }
 
 /** The argv that runs a command: a list as is, a string through the shell or its `#!PROG`. */
@@ -77,6 +80,26 @@ export async function runPhase(
   return code;
 }
 
+/**
+ * Runs the op's command in its own process group under a two-line /bin/sh guard.
+ * The guard starts a watchdog in the background, then execs the op, so the op
+ * keeps the guard's pid, its stdin and normal signal handling (a background
+ * job of a non-interactive shell would ignore SIGINT, and could not undo it).
+ * The watchdog blocks reading fd 3, a pipe from runstage that is never written,
+ * and kills the whole group when the read ends: when runstage dies, even by
+ * SIGKILL, and when runstage closes the pipe after the op has exited, which
+ * also ends any process the op left behind. So no process of the op outlives
+ * runstage. It ignores INT, TERM and HUP: a forwarded Ctrl-C cannot disarm it.
+ */
+const GUARD = `
+case "$1" in */*) ;; *) command -v "$1" >/dev/null 2>&1 || { echo "runstage: $1: command not found" >&2; exit 127; } ;; esac
+( trap '' INT TERM HUP; read _ <&3; kill -KILL 0 ) </dev/null >/dev/null 2>&1 &
+exec 3<&- "$@"
+`;
+
+/** Where the guard cannot run (no /bin/sh), commands run as they are. */
+const USE_GUARD = process.platform !== "win32";
+
 function spawnCaptured(
   run: Run,
   argv: string[],
@@ -84,12 +107,20 @@ function spawnCaptured(
   output: OutputWriter,
 ): Promise<number> {
   const env = { ...(options.baseEnv ?? process.env), ...options.env };
+  const [cmd, ...args] = USE_GUARD ? ["/bin/sh", "-c", GUARD, "runstage-guard", ...argv] : argv;
   return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), {
+    const child = spawn(cmd, args, {
       cwd: options.cwd,
       env,
-      stdio: [options.live ? "inherit" : "ignore", "pipe", "pipe"],
+      detached: USE_GUARD,
+      stdio: [
+        options.live ? "inherit" : "ignore",
+        "pipe",
+        "pipe",
+        ...(USE_GUARD ? ["pipe" as const] : []),
+      ],
     });
+    const stopForwarding = forwardInterrupts(child.pid, options.interrupt);
     if (child.pid !== undefined) writeMeta(run, "proc/lock", String(child.pid));
     const capture = (stream: Stream, echo: NodeJS.WriteStream) => (chunk: Uint8Array) => {
       output.write(chunk, stream);
@@ -97,16 +128,61 @@ function spawnCaptured(
     };
     child.stdout!.on("data", capture(0, process.stdout));
     child.stderr!.on("data", capture(1, process.stderr));
+    // Done when the op has exited and both output streams have ended. Not on
+    // "close": the watchdog holds fd 3 until runstage lets it go.
+    const ended = Promise.all([child.stdout!, child.stderr!].map(streamEnded));
     child.on("error", (err: NodeJS.ErrnoException) => {
       // The command never ran: say why in its output, as a shell would.
       const reason = err.code === "ENOENT" ? "command not found" : err.message;
       const line = new TextEncoder().encode(`runstage: ${argv[0]}: ${reason}\n`);
       output.write(line, 1);
       if (options.live) process.stderr.write(line);
+      stopForwarding();
       resolve(EXIT_NOT_FOUND);
     });
-    child.on("close", (code, signal) => {
-      resolve(signal ? -(constants.signals[signal] ?? 1) : (code ?? 1));
+    child.on("exit", (code, signal) => {
+      // Releases the watchdog: it ends whatever the op left running in its group,
+      // which also lets the output streams end.
+      child.stdio[3]?.destroy();
+      ended.then(() => {
+        stopForwarding();
+        const received = options.interrupt?.received;
+        // Stopped on the user's word: terminated by that signal, however the op exited.
+        if (received) resolve(-constants.signals[received]);
+        else resolve(signal ? -(constants.signals[signal] ?? 1) : (code ?? 1));
+      });
     });
   });
+}
+
+function streamEnded(stream: NodeJS.ReadableStream): Promise<void> {
+  return new Promise((resolve) => {
+    stream.once("end", resolve);
+    stream.once("close", resolve);
+    stream.once("error", () => resolve());
+  });
+}
+
+/**
+ * Sends a stop signal to the phase's process group, and SIGKILL on a second
+ * one. Returns the function that stops forwarding.
+ */
+function forwardInterrupts(pid: number | undefined, interrupt: Interrupt | undefined): () => void {
+  if (pid === undefined || !interrupt) return () => {};
+  const target = USE_GUARD ? -pid : pid;
+  const send = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(target, sig);
+    } catch {
+      // Already gone.
+    }
+  };
+  const onAbort = () => send(interrupt.received!);
+  if (interrupt.signal.aborted) onAbort();
+  else interrupt.signal.addEventListener("abort", onAbort, { once: true });
+  const stopForce = interrupt.onForce(() => send("SIGKILL"));
+  return () => {
+    interrupt.signal.removeEventListener("abort", onAbort);
+    stopForce();
+  };
 }

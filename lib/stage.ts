@@ -4,12 +4,14 @@
  * the staging phases; `startRun` runs the op and finalizes the run.
  */
 import { mkdirSync, statSync } from "node:fs";
+import { constants } from "node:os";
 import { relative } from "node:path";
 import process from "node:process";
 import { timestampMicros } from "./clock.ts";
 import { type CopiedFile, type CopyProgress, copySourceFiles } from "./copy.ts";
 import { RunstageError } from "./errors.ts";
 import { commandArgv, runEnv, runPhase, stagingEnv } from "./exec.ts";
+import { type Interrupt, RunInterrupted } from "./interrupt.ts";
 import { logAddedFiles, logFileChanges, type RunFiles } from "./fileslog.ts";
 import { writeManifest } from "./manifest.ts";
 import {
@@ -17,9 +19,11 @@ import {
   logAndWriteMeta,
   logRunner,
   pyRepr,
+  removeMeta,
   type RunConfig,
   type RunInit,
   validateRunInit,
+  writeMeta,
 } from "./meta.ts";
 import { type OpDef, type Phase, phaseByName, type PhaseName } from "./opdef.ts";
 import { opNamespace, type Project } from "./project.ts";
@@ -35,6 +39,8 @@ export interface StageRequest {
   onProgress?: (progress: CopyProgress & { totalFiles: number; totalBytes: number }) => void;
   /** Things the user should know that do not stop the run (files left out, broken links). */
   warn?: (message: string) => void;
+  /** Ctrl-C and friends: staging stops at its next step; a phase gets the signal. */
+  interrupt?: Interrupt;
 }
 
 export interface StageResult {
@@ -107,6 +113,7 @@ export async function stageRun(req: StageRequest): Promise<StageResult> {
     let exitCode = await copySourcecode(req, run, files);
     for (const name of STAGING_PHASES) {
       if (exitCode !== 0) break;
+      req.interrupt?.check();
       exitCode = await runStagingPhase(req, run, files, phaseByName(name));
     }
     if (exitCode !== 0) {
@@ -128,15 +135,21 @@ async function copySourcecode(req: StageRequest, run: Run, files: RunFiles): Pro
   });
   logRunner(run, `Source code patterns: ${pyRepr(selection.patterns)}`);
   reportSelection(run, selection, req.warn);
+  req.interrupt?.check();
   const totals = {
     totalFiles: selection.files.length,
     totalBytes: selection.files.reduce((sum, f) => sum + f.size, 0),
   };
+  // runstage itself is this phase's process while it copies: a kill -9 now
+  // leaves a lock naming a dead pid, so the run reads as terminated.
+  writeMeta(run, "proc/lock", String(process.pid));
   const copied = await copySourceFiles(
     selection.files,
     run.runDir,
     req.onProgress && ((p) => req.onProgress!({ ...p, ...totals })),
-  );
+    { signal: req.interrupt?.signal },
+  ).finally(() => removeMeta(run, "proc/lock"));
+  req.interrupt?.check();
   const phase = phaseByName("copy-sourcecode");
   const command = req.op.exec[phase.name];
   if (command === undefined) {
@@ -147,6 +160,7 @@ async function copySourcecode(req: StageRequest, run: Run, files: RunFiles): Pro
   const exitCode = await runPhase(run, phase, command, {
     cwd: req.project.dir,
     env: stagingEnv(run, req.project.dir),
+    interrupt: req.interrupt,
   });
   await logFileChanges(run, files, phase.type);
   trustCopiedDigests(files, copied);
@@ -181,6 +195,7 @@ async function runStagingPhase(req: StageRequest, run: Run, files: RunFiles, pha
   const exitCode = await runPhase(run, phase, command, {
     cwd: run.runDir,
     env: stagingEnv(run, req.project.dir),
+    interrupt: req.interrupt,
   });
   await logFileChanges(run, files, phase.type);
   return exitCode;
@@ -192,6 +207,7 @@ export interface StartRequest {
   op: OpDef;
   projectDir: string;
   warn?: (message: string) => void;
+  interrupt?: Interrupt;
 }
 
 /** Runs the op of a staged run and finalizes it. Returns the run's exit code. */
@@ -209,6 +225,7 @@ export async function startRun(req: StartRequest): Promise<number> {
         cwd: run.runDir,
         env,
         live: name === "run",
+        interrupt: req.interrupt,
       });
       const changes = await logFileChanges(run, files, phase.type);
       for (const c of changes) {
@@ -248,6 +265,12 @@ async function failRunOnError<T>(run: Run, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
+    if (err instanceof RunInterrupted) {
+      const code = -constants.signals[err.sig];
+      logRunner(run, `Terminated by ${err.sig}`);
+      stopRun(run, code);
+      throw new RunstageError(`run ${run.name} terminated by ${err.sig} while staging`, 128 - code);
+    }
     // One line for the log and the user: some errors quote whole commands.
     const message = (err instanceof Error ? err.message : String(err)).split("\n")[0];
     try {

@@ -15,6 +15,7 @@ import {
   printJson,
 } from "./context.ts";
 import { progressDisplay } from "./progress.ts";
+import { Interrupt } from "../interrupt.ts";
 
 interface StageCommandOptions {
   preview?: boolean;
@@ -53,6 +54,22 @@ async function stageCommandAction(
   const op = selectOp(ctx.project, opName);
   if (options.preview) return await preview(ctx, op, options.json ?? false);
 
+  const interrupt = new Interrupt();
+  const stopListening = interrupt.listenToProcess();
+  try {
+    await stageAndRun(ctx, op, options, andRun, interrupt);
+  } finally {
+    stopListening();
+  }
+}
+
+async function stageAndRun(
+  ctx: CommandContext,
+  op: OpDef,
+  options: StageCommandOptions,
+  andRun: boolean,
+  interrupt: Interrupt,
+): Promise<void> {
   const progress = progressDisplay();
   const warn = (message: string) => {
     progress.done();
@@ -64,6 +81,7 @@ async function stageCommandAction(
     runsHome: ctx.runsHome,
     onProgress: progress.update,
     warn,
+    interrupt,
   }).finally(progress.done);
   const { run } = staged;
   if (staged.exitCode !== 0) {
@@ -93,6 +111,7 @@ async function stageCommandAction(
     op,
     projectDir: ctx.project.dir,
     warn,
+    interrupt,
   });
   process.stderr.write(
     exitCode === 0
