@@ -9,8 +9,10 @@ import { readFile } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { parse as parseYaml, YAMLParseError } from "yaml";
+import { parseConfigEntry } from "./config.ts";
 import { RunstageError } from "./errors.ts";
 import {
+  type ConfigGroup,
   type ExecCommand,
   type OpDef,
   type PhaseName,
@@ -73,7 +75,7 @@ export function parseGageFile(path: string, text: string): GageFile {
   const ops: OpDef[] = [];
   for (const [key, value] of Object.entries(doc)) {
     if (key.startsWith("$")) settings[key] = value;
-    else ops.push(readOp(path, key, value));
+    else ops.push(readOpDef(path, key, value));
   }
   checkSingleDefault(path, ops);
   return { path, ops, settings, runsDir: readRunsDir(path, settings) };
@@ -236,7 +238,11 @@ function readRunsDir(path: string, settings: Table): string | undefined {
   return value;
 }
 
-function readOp(path: string, name: string, value: unknown): OpDef {
+/**
+ * Validates one op's table into an OpDef; `path` names the file in errors. Also
+ * rebuilds the OpDef of a run from its meta `opdef.json`.
+ */
+export function readOpDef(path: string, name: string, value: unknown): OpDef {
   // The op name is written into the space-separated meta `opref` line.
   if (name === "" || /\s/.test(name)) {
     throw new RunstageError(
@@ -256,8 +262,15 @@ function readOp(path: string, name: string, value: unknown): OpDef {
     exec: readExec(where, value.exec),
     sourcecode: readSourcecode(where, value.sourcecode),
     env: readEnv(where, value.env),
+    // Set only when written, so an op without flags reads as it did before flags.
+    ...optional("config", readConfig(where, value.config)),
+    ...optional("freeFlags", readFreeFlags(where, value["free-flags"])),
     raw: value,
   };
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : { [key]: value } as Record<K, V>;
 }
 
 function attributeError(where: string, attr: string, expected: string, value: unknown) {
@@ -360,6 +373,74 @@ function readEnv(where: string, value: unknown): Record<string, string> {
     }
   }
   return env;
+}
+
+const CONFIG_EXPECTED = "an entry, a list of entries or a table with keys";
+
+/**
+ * `config`: entries `[-]GLOB[#KEYPATTERN]` as a string or a list, or Gage's
+ * `{ keys = ENTRIES, description = "..." }` tables. Consecutive strings of a
+ * list form one group; each table is a group of its own.
+ */
+function readConfig(where: string, value: unknown): ConfigGroup[] | undefined {
+  if (value === undefined) return undefined;
+  const items = Array.isArray(value) ? value : [value];
+  const groups: ConfigGroup[] = [];
+  let loose: string[] | undefined;
+  for (const item of items) {
+    if (typeof item === "string") {
+      if (loose === undefined) {
+        loose = [];
+        groups.push({ keys: loose });
+      }
+      loose.push(checkConfigEntry(where, "config", item));
+    } else if (isTable(item)) {
+      loose = undefined;
+      groups.push(readConfigTable(where, item));
+    } else if (Array.isArray(value)) {
+      // A list may hold tables, so "list with a table item" would not say what is wrong.
+      throw new RunstageError(
+        `${where}: attribute "config" must be ${CONFIG_EXPECTED} (got list with a ` +
+          `${typeName(item)} item)`,
+      );
+    } else throw attributeError(where, "config", CONFIG_EXPECTED, item);
+  }
+  return groups;
+}
+
+function readConfigTable(where: string, table: Table): ConfigGroup {
+  const unknown = Object.keys(table).find((key) => key !== "keys" && key !== "description");
+  if (unknown !== undefined) {
+    throw new RunstageError(
+      `${where}: attribute "config" has unknown key "${unknown}" in a table; ` +
+        `a config table takes keys and description`,
+    );
+  }
+  const keys = typeof table.keys === "string" ? [table.keys] : table.keys;
+  if (!isStringList(keys)) {
+    throw attributeError(where, "config.keys", "an entry or a list of entries", table.keys);
+  }
+  return {
+    keys: keys.map((entry) => checkConfigEntry(where, "config.keys", entry)),
+    ...optional("description", readOptionalString(where, "config.description", table.description)),
+  };
+}
+
+function checkConfigEntry(where: string, attr: string, entry: string): string {
+  try {
+    parseConfigEntry(entry);
+  } catch (err) {
+    if (err instanceof RunstageError) {
+      throw new RunstageError(`${where}: attribute "${attr}": ${err.message}`);
+    }
+    throw err;
+  }
+  return entry;
+}
+
+function readFreeFlags(where: string, value: unknown): boolean | undefined {
+  if (value === undefined || typeof value === "boolean") return value;
+  throw attributeError(where, "free-flags", "true or false", value);
 }
 
 function checkSingleDefault(path: string, ops: OpDef[]): void {

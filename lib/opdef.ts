@@ -29,6 +29,16 @@ export const FILE_TYPES: readonly FileType[] = ["s", "r", "d", "g"];
 /** `sourcecode` as written: patterns, one pattern, or true/false (all or none). */
 export type SourcecodeSpec = string | string[] | boolean | undefined;
 
+/**
+ * A group of `config` entries, `[-]GLOB[#KEYPATTERN]`, as written. A string or
+ * the strings of a list form one group; Gage's `{ keys = ..., description = ... }`
+ * tables are a group each. lib/config.ts has the rules.
+ */
+export interface ConfigGroup {
+  keys: string[];
+  description?: string;
+}
+
 export interface OpDef {
   name: string;
   description?: string;
@@ -37,6 +47,10 @@ export interface OpDef {
   exec: Partial<Record<PhaseName, ExecCommand>>;
   sourcecode: SourcecodeSpec;
   env: Record<string, string>;
+  /** Where the op's flags are; absent when it has none. */
+  config?: ConfigGroup[];
+  /** `free-flags = true`: flags that name no config key are recorded, not refused. */
+  freeFlags?: boolean;
   /** The op's table exactly as read from the Gage file, for meta `opdef.json`. */
   raw: Record<string, unknown>;
 }

@@ -1,40 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { RunstageError } from "../lib/errors.ts";
-import { findGageFile, GAGE_FILE_NAMES, parseGageFile, readGageFile } from "../lib/gagefile.ts";
-
-/** Runs `fn` in a fresh temp dir that is removed afterwards. */
-async function inTempDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "runstage-gagefile-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function writeFile(dir: string, name: string, text: string): Promise<string> {
-  const path = join(dir, name);
-  await Deno.mkdir(join(path, ".."), { recursive: true });
-  await Deno.writeTextFile(path, text);
-  return path;
-}
-
-/** Asserts `fn` throws a one-line RunstageError matching every pattern. */
-function assertUserError(fn: () => unknown, ...patterns: (RegExp | string)[]): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  assert.ok(thrown instanceof RunstageError, `expected a RunstageError, got ${thrown}`);
-  assert.ok(!thrown.message.includes("\n"), `message is not one line: ${thrown.message}`);
-  for (const pattern of patterns) {
-    if (typeof pattern === "string") assert.ok(thrown.message.includes(pattern), thrown.message);
-    else assert.match(thrown.message, pattern);
-  }
-}
+import {
+  findGageFile,
+  GAGE_FILE_NAMES,
+  parseGageFile,
+  readGageFile,
+  readOpDef,
+} from "../lib/gagefile.ts";
+import { assertUserError, withTempDir, writeFile } from "./fixtures.ts";
 
 /** A parsed value as plain JSON data: smol-toml builds null-prototype tables. */
 function plain(value: unknown): unknown {
@@ -61,7 +35,7 @@ Deno.test("GAGE_FILE_NAMES lists the 8 locations in precedence order", () => {
 
 Deno.test("findGageFile finds a Gage file at each of the 8 locations", async () => {
   for (const name of LOCATIONS_BY_PRECEDENCE) {
-    await inTempDir(async (dir) => {
+    await withTempDir(async (dir) => {
       const path = await writeFile(dir, name, "");
       assert.equal(findGageFile(dir), path);
     });
@@ -69,7 +43,7 @@ Deno.test("findGageFile finds a Gage file at each of the 8 locations", async () 
 });
 
 Deno.test("findGageFile prefers .gage/ and then toml, yaml, yml, json", async () => {
-  await inTempDir(async (dir) => {
+  await withTempDir(async (dir) => {
     for (const name of LOCATIONS_BY_PRECEDENCE) await writeFile(dir, name, "");
     // Remove the winner each round: the next name in precedence order must win.
     for (const name of LOCATIONS_BY_PRECEDENCE) {
@@ -81,7 +55,7 @@ Deno.test("findGageFile prefers .gage/ and then toml, yaml, yml, json", async ()
 });
 
 Deno.test("findGageFile skips a directory named like a Gage file", async () => {
-  await inTempDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await Deno.mkdir(join(dir, "gage.toml"));
     const path = await writeFile(dir, "gage.json", "{}");
     assert.equal(findGageFile(dir), path);
@@ -89,7 +63,7 @@ Deno.test("findGageFile skips a directory named like a Gage file", async () => {
 });
 
 Deno.test("readGageFile reads and parses the file", async () => {
-  await inTempDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const path = await writeFile(dir, "gage.toml", '[hello]\nexec = "echo hi"\n');
     const gagefile = await readGageFile(path);
     assert.equal(gagefile.path, path);
@@ -98,7 +72,7 @@ Deno.test("readGageFile reads and parses the file", async () => {
 });
 
 Deno.test("readGageFile of a missing file is a user error", async () => {
-  await inTempDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await assert.rejects(readGageFile(join(dir, "gage.toml")), (err: unknown) => {
       assert.ok(err instanceof RunstageError);
       assert.match(err.message, /cannot read Gage file .*gage\.toml/);
@@ -434,5 +408,100 @@ Deno.test("env type errors", () => {
   assertUserError(
     () => parseGageFile("gage.toml", "[a.env]\nWHEN = 1979-05-27\n"),
     'attribute "env.WHEN" must be a string, number or boolean (got date)',
+  );
+});
+
+// --- config and free-flags ---------------------------------------------------------
+
+Deno.test("config: a string or the strings of a list are one group of entries", () => {
+  const [a, b] = parseGageFile(
+    "gage.toml",
+    '[a]\nconfig = "train.py"\n[b]\nconfig = ["conf/*.yaml#model.*", "-secret.json", "-#*.password"]\n',
+  ).ops;
+  assert.deepEqual(a.config, [{ keys: ["train.py"] }]);
+  assert.deepEqual(b.config, [{ keys: ["conf/*.yaml#model.*", "-secret.json", "-#*.password"] }]);
+});
+
+Deno.test("config: Gage's tables with keys are groups of their own", () => {
+  const text = [
+    "a:",
+    "  config:",
+    "    - train.py",
+    "    - keys: [conf.yaml, -#seed]",
+    "      description: Model settings",
+    "    - params.json",
+    "    - -#x",
+    "b:",
+    "  config: { keys: train.py }",
+  ].join("\n");
+  const [a, b] = parseGageFile("gage.yaml", text).ops;
+  assert.deepEqual(a.config, [
+    { keys: ["train.py"] },
+    { keys: ["conf.yaml", "-#seed"], description: "Model settings" },
+    { keys: ["params.json", "-#x"] },
+  ]);
+  assert.deepEqual(b.config, [{ keys: ["train.py"] }]);
+});
+
+Deno.test("config type errors and invalid entries name the op, the attribute and the fix", () => {
+  assertUserError(
+    () => parseGageFile("gage.toml", "[a]\nconfig = 1\n"),
+    /^gage\.toml: op "a": attribute "config" must be an entry, a list of entries or a table with keys \(got number\)$/,
+  );
+  assertUserError(
+    () => parseGageFile("gage.toml", '[a]\nconfig = ["a.py", 2]\n'),
+    'attribute "config" must be an entry, a list of entries or a table with keys (got list with a number item)',
+  );
+  assertUserError(
+    () => parseGageFile("gage.toml", '[a]\nconfig = { keys = "a.py", files = "b" }\n'),
+    'attribute "config" has unknown key "files" in a table; a config table takes keys and description',
+  );
+  assertUserError(
+    () => parseGageFile("gage.toml", "[a]\nconfig = { keys = [1] }\n"),
+    'attribute "config.keys" must be an entry or a list of entries (got list with a number item)',
+  );
+  assertUserError(
+    () => parseGageFile("gage.toml", '[a]\nconfig = "/abs/train.py"\n'),
+    /^gage\.toml: op "a": attribute "config": invalid config entry "\/abs\/train\.py": paths are relative to the project dir; drop the leading \/, as in abs\/train\.py$/,
+  );
+  assertUserError(
+    () => parseGageFile("gage.toml", '[a]\nconfig = "conf.yaml#"\n'),
+    'invalid config entry "conf.yaml#": the key pattern after # needs a name in each dotted part',
+  );
+  assertUserError(
+    () => parseGageFile("gage.toml", '[a]\nconfig = "-"\n'),
+    'invalid config entry "-": it names no file',
+  );
+  assertUserError(
+    () => parseGageFile("gage.toml", '[a]\nconfig = "../up.py"\n'),
+    "config files must be inside the project dir",
+  );
+});
+
+Deno.test("free-flags is true or false; it is absent from ops that do not set it", () => {
+  const [a, b, c] = parseGageFile(
+    "gage.toml",
+    "[a]\nfree-flags = true\n[b]\nfree-flags = false\n[c]\n",
+  ).ops;
+  assert.equal(a.freeFlags, true);
+  assert.equal(b.freeFlags, false);
+  assert.ok(!("freeFlags" in c) && !("config" in c));
+  assertUserError(
+    () => parseGageFile("gage.toml", '[a]\nfree-flags = "yes"\n'),
+    /^gage\.toml: op "a": attribute "free-flags" must be true or false \(got string\)$/,
+  );
+});
+
+Deno.test("readOpDef rebuilds an op from its table, as meta opdef.json holds it", () => {
+  const table = { exec: "python train.py", config: ["train.py", "-#seed"], "free-flags": true };
+  const op = readOpDef("opdef.json", "train", JSON.parse(JSON.stringify(table)));
+  assert.equal(op.name, "train");
+  assert.deepEqual(op.exec, { run: "python train.py" });
+  assert.deepEqual(op.config, [{ keys: ["train.py", "-#seed"] }]);
+  assert.equal(op.freeFlags, true);
+  assert.deepEqual(op.raw, table);
+  assertUserError(
+    () => readOpDef("opdef.json", "train", { config: 3 }),
+    /^opdef\.json: op "train": attribute "config" must be/,
   );
 });
