@@ -1,11 +1,17 @@
 /**
  * The runs of a runs home: listing them newest first, their status, and finding
- * the one a user names by index, id, id prefix or name.
+ * the ones a user names by index, slice, id, id prefix, name or label.
+ *
+ * Listing is what every command does first, on runs homes of thousands of runs,
+ * often while runs are being written: it reads only a few small meta files per
+ * run (never a manifest), and a file that is absent or half-written is simply
+ * not there yet, never an error.
  */
-import { readdirSync } from "node:fs";
-import process from "node:process";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { RunstageError } from "./errors.ts";
-import { parseOpRef, readMeta, readMetaTimestamp } from "./meta.ts";
+import { processAlive } from "./process.ts";
+import { parseOpRef, readMeta as readMetaFile } from "./meta.ts";
 import { type Run, runAt, runName } from "./run.ts";
 
 export type RunStatus =
@@ -15,10 +21,25 @@ export type RunStatus =
   | "running"
   | "staged"
   | "pending"
-  | "unknown";
+  | "unknown"
+  | "deleted";
+
+export const RUN_STATUSES: readonly RunStatus[] = [
+  "completed",
+  "error",
+  "terminated",
+  "running",
+  "staged",
+  "pending",
+  "unknown",
+  "deleted",
+];
+
+/** A metric of meta `summary.json`: a number or, for what is not one, a string. */
+export type MetricValue = number | string;
 
 export interface RunInfo {
-  /** 1 is the newest run. */
+  /** 1 is the newest run of its listing (live runs, or the trash). */
   index: number;
   run: Run;
   op: string;
@@ -27,6 +48,45 @@ export interface RunInfo {
   initialized?: number;
   started?: number;
   stopped?: number;
+  /** Meta `label`, when set. */
+  label?: string;
+  /** The `metrics` of meta `summary.json`; empty when it has none. */
+  metrics: Record<string, MetricValue>;
+  /** In the trash: `run` points into `<runs home>/.trash`. */
+  deleted: boolean;
+}
+
+/** The trash lives inside the runs home, so moving a run there is a rename on one file system. */
+export const TRASH_DIR = ".trash";
+
+export function trashDir(runsHome: string): string {
+  return join(runsHome, TRASH_DIR);
+}
+
+/**
+ * A meta file, or undefined when absent. Listing reads a few of these for every
+ * run, and most optional files are absent: checking first is several times
+ * cheaper than the exception a failed read costs. A file that vanishes between
+ * the check and the read is still just absent.
+ */
+function readMeta(run: Run, name: string): string | undefined {
+  return existsSync(join(run.metaDir, name)) ? readMetaFile(run, name) : undefined;
+}
+
+/** A timestamp, or undefined when absent or not a number yet (`Number("")` would be 0). */
+function readMetaTimestamp(run: Run, name: string): number | undefined {
+  const text = readMeta(run, name)?.trim();
+  const n = text ? Number(text) : NaN;
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function readMetaJson<T>(run: Run, name: string): T | undefined {
+  const text = readMeta(run, name);
+  try {
+    return text === undefined ? undefined : JSON.parse(text) as T;
+  } catch {
+    return undefined; // half-written by a tool that does not write atomically
+  }
 }
 
 const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -36,8 +96,7 @@ const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
  * `proc/lock` naming a live process (running) or a dead one (terminated);
  * `staged`; `initialized` (pending); else unknown.
  */
-export function runStatus(run: Run): RunStatus {
-  const exit = readMeta(run, "proc/exit");
+export function runStatus(run: Run, exit = readMeta(run, "proc/exit")): RunStatus {
   if (exit !== undefined) {
     const code = Number(exit.trim());
     return code === 0 ? "completed" : code > 0 ? "error" : "terminated";
@@ -49,28 +108,41 @@ export function runStatus(run: Run): RunStatus {
   return "unknown";
 }
 
-function processAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
+/** The pid of the process a run's `proc/lock` names, when that process is alive. */
+export function runningPid(run: Run): number | undefined {
+  if (readMeta(run, "proc/exit") !== undefined) return undefined;
+  const pid = Number(readMeta(run, "proc/lock")?.trim());
+  return processAlive(pid) ? pid : undefined;
 }
 
-/** Every run of the runs home, newest first. Half-written runs are listed, never fatal. */
-export function listRuns(runsHome: string): RunInfo[] {
+export interface ListOptions {
+  /** List the trash instead of the live runs. */
+  deleted?: boolean;
+}
+
+/**
+ * Every run of the runs home (or of its trash), newest first. Half-written runs
+ * are listed, never fatal; the trash dir is not a run and is skipped.
+ */
+export function listRuns(runsHome: string, options: ListOptions = {}): RunInfo[] {
+  const home = options.deleted ? trashDir(runsHome) : runsHome;
   let names: string[];
   try {
-    names = readdirSync(runsHome);
+    names = readdirSync(home);
   } catch {
     return [];
   }
-  const runs = names
-    .filter((n) => n.endsWith(".meta") && ID_PATTERN.test(n.slice(0, -5)))
-    .map((n) => readRunInfo(runsHome, n.slice(0, -5)));
+  const runs: RunInfo[] = [];
+  for (const name of names) {
+    // Only `<uuid>.meta` makes a run: `.trash`, `<id>/`, `<id>.project` and
+    // stray files are not runs.
+    if (!name.endsWith(".meta") || !ID_PATTERN.test(name.slice(0, -5))) continue;
+    const info = readRunInfo(home, name.slice(0, -5));
+    if (info === undefined) continue;
+    if (options.deleted) info.status = "deleted";
+    info.deleted = options.deleted ?? false;
+    runs.push(info);
+  }
   runs.sort((a, b) =>
     (b.initialized ?? 0) - (a.initialized ?? 0) || a.run.id.localeCompare(b.run.id)
   );
@@ -78,46 +150,171 @@ export function listRuns(runsHome: string): RunInfo[] {
   return runs;
 }
 
-export function readRunInfo(runsHome: string, id: string): RunInfo {
+/**
+ * What a listing shows of one run. Undefined when its meta dir vanished since
+ * the runs home was read (a run purged or deleted meanwhile).
+ */
+export function readRunInfo(runsHome: string, id: string): RunInfo | undefined {
   const run = runAt(runsHome, id, runName(id));
   const exit = readMeta(run, "proc/exit");
+  const status = runStatus(run, exit);
+  // A run with no readable meta at all is either being created or being removed.
+  if (status === "unknown" && !existsSync(run.metaDir)) return undefined;
+  const label = readMeta(run, "label");
   return {
     index: 0,
     run,
     op: parseOpRef(readMeta(run, "opref") ?? "")?.name ?? "",
-    status: runStatus(run),
+    status,
     exitCode: exit === undefined ? undefined : Number(exit.trim()),
     initialized: readMetaTimestamp(run, "initialized"),
     started: readMetaTimestamp(run, "started"),
     stopped: readMetaTimestamp(run, "stopped"),
+    label: label === undefined || label === "" ? undefined : label,
+    metrics: readMetrics(run),
+    deleted: false,
   };
 }
 
-/** The run a user names: an index from `runs`, an id, a unique id prefix, or a name. */
-export function resolveRun(runsHome: string, spec: string): RunInfo {
-  const runs = listRuns(runsHome);
-  if (runs.length === 0) {
-    throw new RunstageError(`no runs in ${runsHome}: stage one with "runstage run"`);
+/** Meta `summary.json`: `{"metrics": {NAME: number | string}, "source": "..."}`. */
+export interface RunSummary {
+  metrics: Record<string, MetricValue>;
+  source?: string;
+}
+
+/**
+ * The run's summary, or undefined when it has none. Another tool writes it, so
+ * anything that is not a metric (a nested object, a NaN) is left out, not fatal.
+ */
+export function readSummary(run: Run): RunSummary | undefined {
+  const raw = readMetaJson<Record<string, unknown>>(run, "summary.json");
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return undefined;
+  const metrics: Record<string, MetricValue> = {};
+  const rawMetrics = raw.metrics;
+  if (rawMetrics !== null && typeof rawMetrics === "object" && !Array.isArray(rawMetrics)) {
+    for (const [name, value] of Object.entries(rawMetrics)) {
+      if ((typeof value === "number" && Number.isFinite(value)) || typeof value === "string") {
+        metrics[name] = value;
+      }
+    }
   }
-  if (/^\d+$/.test(spec)) {
-    const found = runs[Number(spec) - 1];
-    if (found) return found;
+  return typeof raw.source === "string" ? { metrics, source: raw.source } : { metrics };
+}
+
+function readMetrics(run: Run): Record<string, MetricValue> {
+  return readSummary(run)?.metrics ?? {};
+}
+
+// --- naming runs --------------------------------------------------------------------------
+
+export interface ResolveOptions {
+  /** Resolve among the deleted runs (the trash) instead of the live ones. */
+  deleted?: boolean;
+}
+
+const INDEX = /^\d+$/;
+const SLICE = /^(\d*):(\d*)$/;
+
+/**
+ * The runs `specs` name, each spec one of: an index (`3`, 1 is the newest), a
+ * slice of indexes (`1:3`, inclusive; `:3` and `2:` open-ended), a run id, a
+ * unique id prefix, a run name, or a label (every run carrying exactly that
+ * label). Runs come in the order the specs name them, each once. All specs are
+ * resolved against one listing, so a command acts on what the user saw.
+ */
+export function resolveRuns(
+  runsHome: string,
+  specs: string[],
+  options: ResolveOptions = {},
+): RunInfo[] {
+  const runs = listRuns(runsHome, options);
+  if (runs.length === 0) {
     throw new RunstageError(
-      `no run at index ${spec}: there ${
-        runs.length === 1 ? "is 1 run" : `are ${runs.length} runs`
-      }` +
-        ` (see "runstage runs")`,
+      options.deleted
+        ? `no deleted runs in ${runsHome}: the trash is empty`
+        : `no runs in ${runsHome}: stage one with "runstage run"`,
     );
   }
-  const matches = runs.filter((r) => r.run.id.startsWith(spec) || r.run.name === spec);
-  if (matches.length === 1) return matches[0];
-  if (matches.length > 1) {
+  const found = new Map<string, RunInfo>();
+  for (const spec of specs) {
+    for (const info of resolveSpec(runs, spec, options)) found.set(info.run.id, info);
+  }
+  return [...found.values()];
+}
+
+/** The one run a spec names, for commands that act on one run. */
+export function resolveRun(runsHome: string, spec: string, options: ResolveOptions = {}): RunInfo {
+  const runs = resolveRuns(runsHome, [spec], options);
+  if (runs.length === 1) return runs[0];
+  throw new RunstageError(
+    `"${spec}" names ${runs.length} runs (${runNames(runs)}): name one run (by index, id or name)`,
+  );
+}
+
+function resolveSpec(runs: RunInfo[], spec: string, options: ResolveOptions): RunInfo[] {
+  const listing = options.deleted ? `"runstage runs --deleted"` : `"runstage runs"`;
+  if (INDEX.test(spec)) return [runAtIndex(runs, Number(spec), listing)];
+  const slice = SLICE.exec(spec);
+  if (slice) return runsInSlice(runs, spec, slice[1], slice[2], listing);
+
+  const exact = runs.filter((r) => r.run.id === spec || r.run.name === spec);
+  if (exact.length === 1) return exact;
+  // Labels are shared on purpose ("baseline"): a label names every run that carries it.
+  const labelled = runs.filter((r) => r.label === spec);
+  if (exact.length === 0 && labelled.length > 0) return labelled;
+  const prefixed = exact.length > 0 ? exact : runs.filter((r) => r.run.id.startsWith(spec));
+  if (prefixed.length === 1) return prefixed;
+  if (prefixed.length > 1) {
     throw new RunstageError(
-      `"${spec}" names ${matches.length} runs (${matches.map((r) => r.run.name).join(", ")}):` +
-        ` give more of the id`,
+      `"${spec}" names ${prefixed.length} runs (${runNames(prefixed)}): give more of the id`,
+    );
+  }
+  if (spec.includes(":")) {
+    throw new RunstageError(
+      `bad slice "${spec}": a slice is START:END of indexes from ${listing}, like 1:3, :3 or 2:`,
     );
   }
   throw new RunstageError(
-    `no run matches "${spec}": name a run by index, id, id prefix or name (see "runstage runs")`,
+    `no ${options.deleted ? "deleted " : ""}run matches "${spec}": name a run by index, slice,` +
+      ` id, id prefix, name or label (see ${listing})`,
   );
+}
+
+function runAtIndex(runs: RunInfo[], index: number, listing: string): RunInfo {
+  const found = index >= 1 ? runs[index - 1] : undefined;
+  if (found) return found;
+  throw new RunstageError(`no run at index ${index}: ${thereAre(runs)} (see ${listing})`);
+}
+
+/** `START:END`, inclusive like Guild's; an END past the last run stops at the last run. */
+function runsInSlice(
+  runs: RunInfo[],
+  spec: string,
+  startText: string,
+  endText: string,
+  listing: string,
+): RunInfo[] {
+  const start = startText === "" ? 1 : Number(startText);
+  const end = endText === "" ? runs.length : Math.min(Number(endText), runs.length);
+  if (start < 1) {
+    throw new RunstageError(`bad slice "${spec}": indexes start at 1 (the newest run)`);
+  }
+  if (endText !== "" && Number(endText) < start) {
+    throw new RunstageError(
+      `bad slice "${spec}": the start is after the end; write the smaller index first`,
+    );
+  }
+  if (start > runs.length) {
+    throw new RunstageError(`no runs in slice "${spec}": ${thereAre(runs)} (see ${listing})`);
+  }
+  return runs.slice(start - 1, end);
+}
+
+function thereAre(runs: RunInfo[]): string {
+  return runs.length === 1 ? "there is 1 run" : `there are ${runs.length} runs`;
+}
+
+function runNames(runs: RunInfo[]): string {
+  const names = runs.slice(0, 5).map((r) => r.run.name);
+  return names.join(", ") + (runs.length > 5 ? `, and ${runs.length - 5} more` : "");
 }

@@ -6,9 +6,14 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import process from "node:process";
 import { RunstageError } from "../errors.ts";
+import { catCommand } from "./cat.ts";
+import { deleteCommand, purgeCommand, restoreCommand } from "./delete.ts";
+import { diffCommand } from "./diff.ts";
+import { labelCommand } from "./label.ts";
 import { opsCommand } from "./ops.ts";
 import { runCommand, stageCommand } from "./run.ts";
 import { runsCommand } from "./runs.ts";
+import { selectCommand } from "./select.ts";
 import { showCommand } from "./show.ts";
 import { verifyCommand } from "./verify.ts";
 import { versionText } from "./version.ts";
@@ -29,6 +34,13 @@ export function buildProgram(): Command {
       runsCommand(),
       showCommand(),
       verifyCommand(),
+      catCommand(),
+      labelCommand(),
+      deleteCommand(),
+      restoreCommand(),
+      purgeCommand(),
+      selectCommand(),
+      diffCommand(),
     ]
   ) {
     // addCommand, unlike .command(), does not pass on the error output and exit policy.

@@ -1,12 +1,39 @@
-/** `runstage runs`: the runs of the runs home, newest first. */
-import { Command } from "@commander-js/extra-typings";
+/**
+ * `runstage runs`: the runs of the runs home, newest first, filtered. Also what
+ * the run-managing commands share: a run as JSON, naming runs, metric values.
+ */
+import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import process from "node:process";
-import { listRuns, type RunInfo } from "../runs.ts";
-import { commandContext, formatTable, formatTime, globalOptions, printJson } from "./context.ts";
+import {
+  listRuns,
+  type MetricValue,
+  type ResolveOptions,
+  resolveRun,
+  resolveRuns,
+  RUN_STATUSES,
+  type RunInfo,
+  type RunStatus,
+} from "../runs.ts";
+import {
+  commandContext,
+  formatTable,
+  formatTime,
+  type GlobalOptions,
+  globalOptions,
+  printJson,
+} from "./context.ts";
+
+/** How the argument of every command that takes runs is described in its --help. */
+export const RUN_SPEC_HELP =
+  "index from `runs` (1 is the newest), slice (1:3, :3, 2:), id, id prefix, name, or label";
+
+/** More columns than this do not fit a terminal; --json has every metric. */
+const MAX_METRIC_COLUMNS = 6;
 
 export function runInfoJson(info: RunInfo) {
   return {
-    index: info.index,
+    // A deleted run in a listing of live runs has no index a command would take.
+    index: info.index || null,
     id: info.run.id,
     name: info.run.name,
     op: info.op,
@@ -15,26 +42,153 @@ export function runInfoJson(info: RunInfo) {
     initialized: info.initialized ?? null,
     started: info.started ?? null,
     stopped: info.stopped ?? null,
+    label: info.label ?? null,
+    metrics: info.metrics,
+    deleted: info.deleted,
     runDir: info.run.runDir,
     metaDir: info.run.metaDir,
   };
 }
 
+/** The runs `specs` name, in the runs home the global options select. */
+export async function namedRuns(
+  globals: GlobalOptions,
+  specs: string[],
+  options: ResolveOptions = {},
+): Promise<{ runsHome: string; runs: RunInfo[] }> {
+  const { runsHome } = await commandContext(globals);
+  return { runsHome, runs: resolveRuns(runsHome, specs, options) };
+}
+
+/** The one run `spec` names, for commands that act on one run. */
+export async function namedOneRun(globals: GlobalOptions, spec: string): Promise<RunInfo> {
+  const { runsHome } = await commandContext(globals);
+  return resolveRun(runsHome, spec);
+}
+
+/** A metric for a table: integers as they are, other numbers to 4 significant digits. */
+export function formatMetric(value: MetricValue | undefined): string {
+  if (value === undefined) return "";
+  if (typeof value === "string" || Number.isInteger(value)) return String(value);
+  return String(Number(value.toPrecision(4)));
+}
+
+/** `a, b` or `a` for a sentence naming runs. */
+export function runNameList(runs: { run: { name: string } }[]): string {
+  return runs.map((r) => r.run.name).join(", ");
+}
+
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+interface RunsFilter {
+  op?: string;
+  status: RunStatus[];
+  label?: string;
+  limit?: number;
+}
+
+function parseStatus(value: string, previous: RunStatus[]): RunStatus[] {
+  const statuses = value.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const s of statuses) {
+    if (!RUN_STATUSES.includes(s as RunStatus)) {
+      throw new InvalidArgumentError(`unknown status "${s}": one of ${RUN_STATUSES.join(", ")}`);
+    }
+  }
+  return [...previous, ...(statuses as RunStatus[])];
+}
+
+function parseLimit(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
+    throw new InvalidArgumentError("give a whole number of runs, 1 or more");
+  }
+  return Number(value);
+}
+
 export function runsCommand() {
   return new Command("runs")
-    .description("list runs, newest first")
-    .option("--json", "print JSON")
+    .description(
+      "list runs, newest first. [N] is the index other commands take (`show N`); filters" +
+        " keep those indexes. Metric columns come from meta summary.json, LABEL from meta label.",
+    )
+    .option("--op <name>", "only runs of this op")
+    .option(
+      "--status <status>",
+      `only runs with this status (repeat or comma-separate: ${RUN_STATUSES.join(", ")})`,
+      parseStatus,
+      [] as RunStatus[],
+    )
+    .option("--label <text>", "only runs whose label contains TEXT (ignoring case)")
+    .option("--limit <n>", "at most N runs (the newest that pass the filters)", parseLimit)
+    .option("--all", "include deleted runs (status deleted, no index)")
+    .option("--deleted", "only deleted runs, with the indexes `restore` and `purge --deleted` take")
+    .option("--json", "print JSON: every field of every listed run")
     .action(async (options, command) => {
       const { runsHome } = await commandContext(globalOptions(command));
-      const runs = listRuns(runsHome);
+      const runs = filterRuns(listing(runsHome, options), options);
       if (options.json) return printJson(runs.map(runInfoJson));
       if (runs.length === 0) {
-        process.stderr.write(`runstage: no runs in ${runsHome}\n`);
+        const what = options.deleted ? "deleted runs" : "runs";
+        const filtered = options.op || options.status.length || options.label;
+        process.stderr.write(
+          `runstage: no ${what} ${filtered ? "match the filters" : "in " + runsHome}\n`,
+        );
         return;
       }
-      process.stdout.write(formatTable([
-        ["#", "NAME", "OP", "STATUS", "STARTED"],
-        ...runs.map((r) => [`[${r.index}]`, r.run.name, r.op, r.status, formatTime(r.started)]),
-      ]));
+      process.stdout.write(formatRuns(runs));
     });
+}
+
+/** Live runs, the trash, or both (newest first, deleted runs without an index). */
+function listing(runsHome: string, options: { all?: boolean; deleted?: boolean }): RunInfo[] {
+  if (options.deleted) return listRuns(runsHome, { deleted: true });
+  const live = listRuns(runsHome);
+  if (!options.all) return live;
+  const deleted = listRuns(runsHome, { deleted: true });
+  for (const d of deleted) d.index = 0;
+  return [...live, ...deleted].sort((a, b) =>
+    (b.initialized ?? 0) - (a.initialized ?? 0) || a.run.id.localeCompare(b.run.id)
+  );
+}
+
+function filterRuns(runs: RunInfo[], filter: RunsFilter): RunInfo[] {
+  const label = filter.label?.toLowerCase();
+  const kept = runs.filter((r) =>
+    (filter.op === undefined || r.op === filter.op) &&
+    (filter.status.length === 0 || filter.status.includes(r.status)) &&
+    (label === undefined || (r.label ?? "").toLowerCase().includes(label))
+  );
+  return filter.limit === undefined ? kept : kept.slice(0, filter.limit);
+}
+
+/**
+ * The table. Metric and LABEL columns appear only when a listed run has one, so
+ * a runs home without them reads as before.
+ */
+function formatRuns(runs: RunInfo[]): string {
+  const metricNames = firstSeenMetrics(runs).slice(0, MAX_METRIC_COLUMNS);
+  const withLabels = runs.some((r) => r.label !== undefined);
+  const header = ["#", "NAME", "OP", "STATUS", "STARTED", ...metricNames];
+  return formatTable([
+    withLabels ? [...header, "LABEL"] : header,
+    ...runs.map((r) => {
+      const row = [
+        r.index ? `[${r.index}]` : "",
+        r.run.name,
+        r.op,
+        r.status,
+        formatTime(r.started),
+        ...metricNames.map((m) => formatMetric(r.metrics[m])),
+      ];
+      return withLabels ? [...row, r.label ?? ""] : row;
+    }),
+  ]);
+}
+
+/** Metric names in the order the listing first shows them: newest run first, then its keys. */
+function firstSeenMetrics(runs: RunInfo[]): string[] {
+  const names = new Set<string>();
+  for (const r of runs) for (const name of Object.keys(r.metrics)) names.add(name);
+  return [...names];
 }

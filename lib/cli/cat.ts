@@ -1,0 +1,120 @@
+/**
+ * `runstage cat RUN [PATH]` and `runstage cat RUN --output [PHASE]`: a file of a
+ * run dir, or the captured output of one of its phases, byte for byte.
+ */
+import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
+import { createReadStream, realpathSync, statSync } from "node:fs";
+import { once } from "node:events";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import process from "node:process";
+import { RunstageError, UsageError } from "../errors.ts";
+import { type Phase, PHASES } from "../opdef.ts";
+import type { Run } from "../run.ts";
+import { globalOptions } from "./context.ts";
+import { namedOneRun, RUN_SPEC_HELP } from "./runs.ts";
+
+const PHASE_NAMES = PHASES.map((p) => p.name).join(", ");
+/** The phase whose output a user wants most: the op's own. */
+const RUN_PHASE: Phase = PHASES.find((p) => p.name === "run")!;
+
+export function catCommand() {
+  return new Command("cat")
+    .description(
+      "print a file of a run's run dir, or with --output the captured output (stdout and" +
+        " stderr in arrival order) of a phase",
+    )
+    .argument("<run>", RUN_SPEC_HELP)
+    .argument("[path]", "a file of the run dir, relative to it (see `show RUN` for the files)")
+    .option(
+      "--output [phase]",
+      `print a phase's output: ${PHASE_NAMES}, an alias, or its file (40_run); default run`,
+      parsePhase,
+    )
+    .action(async (spec, path, options, command) => {
+      if (path !== undefined && options.output !== undefined) {
+        throw new UsageError("give a PATH or --output, not both");
+      }
+      if (path === undefined && options.output === undefined) {
+        throw new UsageError("cat needs a PATH in the run dir, or --output [PHASE]");
+      }
+      const { run } = await namedOneRun(globalOptions(command), spec);
+      const file = path !== undefined
+        ? runDirFile(run, path)
+        : outputFile(run, options.output === true ? RUN_PHASE : options.output!);
+      await printFile(file);
+    });
+}
+
+function phaseOf(name: string): Phase | undefined {
+  return PHASES.find((p) => p.name === name || p.alias === name || p.output === name);
+}
+
+function parsePhase(value: string): Phase {
+  const phase = phaseOf(value);
+  if (!phase) {
+    throw new InvalidArgumentError(`unknown phase "${value}": one of ${PHASE_NAMES}`);
+  }
+  return phase;
+}
+
+function outputFile(run: Run, phase: Phase): string {
+  const path = join(run.metaDir, "output", phase.output);
+  if (!isFile(path)) {
+    throw new RunstageError(
+      `run ${run.name} has no output for phase ${phase.name}: the phase did not run` +
+        ` (yet); see "runstage show ${run.name}"`,
+    );
+  }
+  return path;
+}
+
+/**
+ * The file `path` names inside the run dir. Paths that leave it, by `..`, by
+ * being absolute or through a symlink, are refused: `cat` shows a run, not the
+ * rest of the machine.
+ */
+function runDirFile(run: Run, path: string): string {
+  const leaves = () =>
+    new RunstageError(
+      `path "${path}" leads outside the run dir of ${run.name}: give a path inside it, as` +
+        ` "runstage show ${run.name}" lists them`,
+    );
+  const full = resolve(run.runDir, path);
+  if (isAbsolute(path) || !within(run.runDir, full)) throw leaves();
+  let real: string;
+  try {
+    real = realpathSync(full);
+  } catch {
+    throw new RunstageError(
+      `run ${run.name} has no file "${path}": see its files with "runstage show ${run.name}"`,
+    );
+  }
+  if (!within(realpathSync(run.runDir), real)) throw leaves();
+  if (!isFile(real)) {
+    throw new RunstageError(
+      `"${path}" in run ${run.name} is not a file: name a file, as "runstage show` +
+        ` ${run.name}" lists them`,
+    );
+  }
+  return real;
+}
+
+function within(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== "" && rel !== ".." && !rel.startsWith(".." + sep) && !isAbsolute(rel);
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Streams the file to stdout: a run's files can be far bigger than memory. */
+async function printFile(path: string): Promise<void> {
+  for await (const chunk of createReadStream(path)) {
+    if (!process.stdout.write(chunk as Uint8Array)) await once(process.stdout, "drain");
+  }
+}

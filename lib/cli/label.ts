@@ -1,0 +1,45 @@
+/** `runstage label RUN TEXT` and `runstage label RUN --clear`: a run's label. */
+import { Command } from "@commander-js/extra-typings";
+import process from "node:process";
+import { UsageError } from "../errors.ts";
+import { removeMeta, writeMeta } from "../meta.ts";
+import { globalOptions } from "./context.ts";
+import { namedRuns, plural, RUN_SPEC_HELP, runNameList } from "./runs.ts";
+
+export function labelCommand() {
+  return new Command("label")
+    .description(
+      "set the label of a run (meta file `label`): a line of text shown by `runs`, filtered" +
+        " by `runs --label`, and usable wherever a run is named; --clear removes it",
+    )
+    .argument("<run>", `${RUN_SPEC_HELP}; a slice or a shared label labels every run it names`)
+    .argument("[text]", "the label")
+    .option("--clear", "remove the label")
+    .action(async (spec, text, options, command) => {
+      if (options.clear ? text !== undefined : text === undefined) {
+        throw new UsageError("label takes TEXT or --clear: give exactly one");
+      }
+      if (text !== undefined) checkLabel(text);
+      const { runs } = await namedRuns(globalOptions(command), [spec]);
+      for (const { run } of runs) {
+        // Atomic, like every meta file: a listing reads the old label or the new one.
+        if (text === undefined) removeMeta(run, "label");
+        else writeMeta(run, "label", text);
+      }
+      process.stdout.write(
+        text === undefined
+          ? `Cleared the label of ${plural(runs.length, "run")}: ${runNameList(runs)}\n`
+          : `Labelled ${plural(runs.length, "run")} "${text}": ${runNameList(runs)}\n`,
+      );
+    });
+}
+
+/** A label is one line of a table: no line breaks or other control characters. */
+function checkLabel(text: string): void {
+  if (text.trim() === "") {
+    throw new UsageError("a label cannot be empty: give some text, or --clear to remove it");
+  }
+  if (/\p{Cc}/u.test(text)) {
+    throw new UsageError("a label is one line of text: leave out line breaks and tabs");
+  }
+}
