@@ -12,12 +12,23 @@ import { type CopiedFile, type CopyProgress, copySourceFiles } from "./copy.ts";
 import { RunstageError } from "./errors.ts";
 import { commandArgv, runEnv, runPhase, stagingEnv } from "./exec.ts";
 import { type Interrupt, RunInterrupted } from "./interrupt.ts";
+import { applyConfig, type ConfigPlan, parseFlags, planConfig, resolveConfig } from "./config.ts";
+import {
+  applyDepends,
+  dependencyFlagNames,
+  dependsMeta,
+  readDepends,
+  type ResolvedDependency,
+  resolveDepends,
+} from "./depends.ts";
+import { checkOutputSummary, collectSummary } from "./summary.ts";
 import { logAddedFiles, logFileChanges, type RunFiles } from "./fileslog.ts";
 import { writeManifest } from "./manifest.ts";
 import {
   initRunMeta,
   logAndWriteMeta,
   logRunner,
+  metaJson,
   pyRepr,
   removeMeta,
   type RunConfig,
@@ -34,7 +45,8 @@ export interface StageRequest {
   project: Project;
   op: OpDef;
   runsHome: string;
-  config?: RunConfig;
+  /** NAME=VALUE arguments: config flags, and NAME=RUN picks for dependencies. */
+  flags?: string[];
   /** Copy progress, for a progress display. */
   onProgress?: (progress: CopyProgress & { totalFiles: number; totalBytes: number }) => void;
   /** Things the user should know that do not stop the run (files left out, broken links). */
@@ -53,20 +65,66 @@ export interface StageResult {
 
 const STAGING_PHASES: PhaseName[] = ["init-runtime", "resolve-dependencies"];
 
-/** Everything that can be checked before a run is written. Throws on bad input. */
-export function validateStageRequest(req: StageRequest): RunInit {
+/** What staging resolved before writing anything. */
+interface StagePlan {
+  init: RunInit;
+  config: ConfigPlan;
+  depends: ResolvedDependency[];
+}
+
+/**
+ * Everything that can be checked before a run is written: patterns, commands,
+ * flags against the op's config, dependencies. Throws on bad input.
+ */
+export async function prepareStage(req: StageRequest): Promise<StagePlan> {
   checkSourcecodeRules(req.project, req.op);
   for (const command of Object.values(req.op.exec)) commandArgv(command);
   assertRunsHomeUsable(req.runsHome);
+  const { depends, config, configPlan } = await inGageFile(req.project, async () => {
+    checkOutputSummary(req.op);
+    const deps = readDepends(req.op);
+    const { picks, flags } = splitDependencyPicks(parseFlags(req.flags ?? []), deps);
+    const configPlan = await planConfig(req.project.dir, req.op, { exclude: [req.runsHome] });
+    const config = resolveConfig(configPlan, flags, req.op);
+    const depends = await resolveDepends(deps, {
+      projectDir: req.project.dir,
+      runsHome: req.runsHome,
+      picks,
+    });
+    return { depends, config, configPlan };
+  });
   const init: RunInit = {
     opref: { namespace: opNamespace(req.project.dir), name: req.op.name },
     opdef: req.op,
-    config: req.config ?? {},
+    config,
     cmd: req.op.exec.run,
     env: req.op.env,
   };
   validateRunInit(init);
-  return init;
+  return { init, config: configPlan, depends };
+}
+
+/** NAME=RUN arguments naming a dependency pick its run; the rest are config flags. */
+function splitDependencyPicks(all: RunConfig, deps: ReturnType<typeof readDepends>) {
+  const names = new Set(dependencyFlagNames(deps));
+  const picks: Record<string, string> = {};
+  const flags: RunConfig = {};
+  for (const [name, value] of Object.entries(all)) {
+    if (names.has(name)) picks[name] = String(value);
+    else flags[name] = value;
+  }
+  return { picks, flags };
+}
+
+/** Errors about the op's attributes name the Gage file, as the file's own errors do. */
+async function inGageFile<T>(project: Project, check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (err) {
+    const file = project.gagefile && relative(process.cwd(), project.gagefile.path);
+    if (!(err instanceof RunstageError) || !file || err.message.startsWith(file)) throw err;
+    throw new RunstageError(`${file}: ${err.message}`, err.exitCode);
+  }
 }
 
 /** Validates the op's sourcecode rules; an error names the Gage file and the op. */
@@ -104,16 +162,17 @@ function makeRunsHome(runsHome: string): void {
 
 /** Stages a run of `req.op`: meta, source code, staging phases, manifest. */
 export async function stageRun(req: StageRequest): Promise<StageResult> {
-  const init = validateStageRequest(req);
+  const plan = await prepareStage(req);
   makeRunsHome(req.runsHome);
   const run = makeRun(req.runsHome);
-  initRunMeta(run, init, req.project.dir);
+  initRunMeta(run, plan.init, req.project.dir);
   const files: RunFiles = new Map();
   return await failRunOnError(run, async () => {
-    let exitCode = await copySourcecode(req, run, files);
+    let exitCode = await copySourcecode(req, plan, run, files);
     for (const name of STAGING_PHASES) {
       if (exitCode !== 0) break;
       req.interrupt?.check();
+      if (name === "resolve-dependencies") await copyDependencies(run, plan.depends, files);
       exitCode = await runStagingPhase(req, run, files, phaseByName(name));
     }
     if (exitCode !== 0) {
@@ -128,11 +187,19 @@ export async function stageRun(req: StageRequest): Promise<StageResult> {
 }
 
 /** Copies the selected files, then runs the op's `copy-sourcecode` exec. */
-async function copySourcecode(req: StageRequest, run: Run, files: RunFiles): Promise<number> {
+async function copySourcecode(
+  req: StageRequest,
+  plan: StagePlan,
+  run: Run,
+  files: RunFiles,
+): Promise<number> {
   logRunner(run, "Copying source code (see log/files for details)");
   const selection = await selectSourcecode(req.project.dir, req.op.sourcecode, {
     exclude: [req.runsHome],
   });
+  // A dependency's files are its own (type d), even where source code has the same path.
+  const dependencyPaths = new Set(plan.depends.flatMap((d) => d.files.map((f) => f.to)));
+  selection.files = selection.files.filter((f) => !dependencyPaths.has(f.path));
   logRunner(run, `Source code patterns: ${pyRepr(selection.patterns)}`);
   reportSelection(run, selection, req.warn);
   req.interrupt?.check();
@@ -152,19 +219,42 @@ async function copySourcecode(req: StageRequest, run: Run, files: RunFiles): Pro
   req.interrupt?.check();
   const phase = phaseByName("copy-sourcecode");
   const command = req.op.exec[phase.name];
-  if (command === undefined) {
-    // Nothing but the copy touched the run dir: no need to scan it.
-    logAddedFiles(run, files, copied, phase.type);
-    return 0;
-  }
-  const exitCode = await runPhase(run, phase, command, {
+  const exitCode = command === undefined ? 0 : await runPhase(run, phase, command, {
     cwd: req.project.dir,
     env: stagingEnv(run, req.project.dir),
     interrupt: req.interrupt,
   });
-  await logFileChanges(run, files, phase.type);
-  trustCopiedDigests(files, copied);
+  const patched = exitCode === 0 && await applyRunConfig(run, plan);
+  if (command === undefined && !patched) {
+    // Nothing but the copy touched the run dir: no need to scan it.
+    logAddedFiles(run, files, copied, phase.type);
+  } else {
+    await logFileChanges(run, files, phase.type);
+    trustCopiedDigests(files, copied);
+  }
   return exitCode;
+}
+
+/**
+ * Writes the run's config values into its copies of the config files, with a
+ * unified diff of each change in log/patched. Returns whether any file changed.
+ */
+async function applyRunConfig(run: Run, plan: StagePlan): Promise<boolean> {
+  if (plan.config.files.length === 0) return false;
+  logRunner(run, "Applying configuration (see log/patched)");
+  const applied = await applyConfig(run.runDir, plan.config, plan.init.config);
+  if (applied.length === 0) return false;
+  writeMeta(run, "log/patched", applied.map((a) => a.diff).join(""));
+  return true;
+}
+
+/** Copies or links the resolved dependencies into the run dir (type d) and records them. */
+async function copyDependencies(run: Run, depends: ResolvedDependency[], files: RunFiles) {
+  if (depends.length === 0) return;
+  logRunner(run, "Resolving dependencies (see deps.json)");
+  await applyDepends(run.runDir, depends);
+  await logFileChanges(run, files, "d");
+  logAndWriteMeta(run, "deps.json", metaJson(dependsMeta(depends)));
 }
 
 /** Keeps the digests taken while copying for files no phase has touched since. */
@@ -234,11 +324,21 @@ export async function startRun(req: StartRequest): Promise<number> {
         }
       }
     }
+    await writeSummary(run, req.op, req.warn);
     logRunner(run, "Finalizing run files (see manifest)");
     await writeManifestWarning(run, files, req.warn);
     stopRun(run, exitCode);
     return exitCode;
   });
+}
+
+/** Meta summary.json from the run's summary.json or its output, when there is one. */
+async function writeSummary(run: Run, op: OpDef, warn?: (m: string) => void): Promise<void> {
+  const summary = await collectSummary(run, op, (note) => {
+    logRunner(run, `Warning: ${note}`);
+    warn?.(note);
+  });
+  if (summary) logAndWriteMeta(run, "summary.json", metaJson(summary));
 }
 
 async function writeManifestWarning(run: Run, files: RunFiles, warn?: (m: string) => void) {

@@ -16,20 +16,26 @@ import {
 } from "./context.ts";
 import { progressDisplay } from "./progress.ts";
 import { Interrupt } from "../interrupt.ts";
+import { formatOpHelp, planConfig } from "../config.ts";
 
 interface StageCommandOptions {
   preview?: boolean;
   json?: boolean;
+  helpOp?: boolean;
 }
+
+const FLAGS_HELP = "NAME=VALUE config flags, and NAME=RUN to pick a dependency's run";
 
 export function runCommand() {
   return new Command("run")
     .description("stage a run of OP and run it, showing its output live")
     .argument("[op]", "the op to run (default: the op marked default, or the only op)")
+    .argument("[flags...]", FLAGS_HELP)
     .option("--preview", "print the source files that would be copied; write nothing")
     .option("--json", "with --preview: print JSON")
-    .action(async (opName, options, command) => {
-      await stageCommandAction(opName, options, globalOptions(command), true);
+    .option("--help-op", "print the op's description and its flags with their defaults")
+    .action(async (opName, flags, options, command) => {
+      await stageCommandAction(opName, flags, options, globalOptions(command), true);
     });
 }
 
@@ -37,27 +43,38 @@ export function stageCommand() {
   return new Command("stage")
     .description("stage a run of OP without running it")
     .argument("[op]", "the op to stage (default: the op marked default, or the only op)")
+    .argument("[flags...]", FLAGS_HELP)
     .option("--preview", "print the source files that would be copied; write nothing")
     .option("--json", "print JSON")
-    .action(async (opName, options, command) => {
-      await stageCommandAction(opName, options, globalOptions(command), false);
+    .option("--help-op", "print the op's description and its flags with their defaults")
+    .action(async (opName, flags, options, command) => {
+      await stageCommandAction(opName, flags, options, globalOptions(command), false);
     });
 }
 
 async function stageCommandAction(
-  opName: string | undefined,
+  opArg: string | undefined,
+  flagArgs: string[],
   options: StageCommandOptions,
   globals: GlobalOptions,
   andRun: boolean,
 ): Promise<void> {
+  // `runstage run lr=0.1` runs the default op with a flag: an op name has no "=".
+  const [opName, flags] = opArg?.includes("=")
+    ? [undefined, [opArg, ...flagArgs]]
+    : [opArg, flagArgs];
   const ctx = await commandContext(globals);
   const op = selectOp(ctx.project, opName);
+  if (options.helpOp) {
+    const plan = await planConfig(ctx.project.dir, op, { exclude: [ctx.runsHome] });
+    return void process.stdout.write(formatOpHelp(op, plan));
+  }
   if (options.preview) return await preview(ctx, op, options.json ?? false);
 
   const interrupt = new Interrupt();
   const stopListening = interrupt.listenToProcess();
   try {
-    await stageAndRun(ctx, op, options, andRun, interrupt);
+    await stageAndRun(ctx, op, flags, options, andRun, interrupt);
   } finally {
     stopListening();
   }
@@ -66,6 +83,7 @@ async function stageCommandAction(
 async function stageAndRun(
   ctx: CommandContext,
   op: OpDef,
+  flags: string[],
   options: StageCommandOptions,
   andRun: boolean,
   interrupt: Interrupt,
@@ -79,6 +97,7 @@ async function stageAndRun(
     project: ctx.project,
     op,
     runsHome: ctx.runsHome,
+    flags,
     onProgress: progress.update,
     warn,
     interrupt,
