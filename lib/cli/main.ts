@@ -16,6 +16,7 @@ import { runsCommand } from "./runs.ts";
 import { selectCommand } from "./select.ts";
 import { showCommand } from "./show.ts";
 import { verifyCommand } from "./verify.ts";
+import { startCommand } from "./start.ts";
 import { versionText } from "./version.ts";
 
 export function buildProgram(): Command {
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
       runsCommand(),
       showCommand(),
       verifyCommand(),
+      startCommand(),
       catCommand(),
       labelCommand(),
       deleteCommand(),

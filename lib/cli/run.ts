@@ -132,18 +132,19 @@ async function stageAndRun(
     warn,
     interrupt,
   });
-  process.stderr.write(
-    exitCode === 0
-      ? `runstage: run ${run.name} completed\n`
-      : `runstage: run ${run.name} ${
-        exitCode < 0 ? "terminated" : "failed"
-      } (exit code ${exitCode})\n`,
-  );
+  reportRunEnd(run.name, exitCode);
   process.exitCode = processExitCode(exitCode);
 }
 
+/** The line that ends `run`, `start` and `rerun`. */
+export function reportRunEnd(name: string, exitCode: number): void {
+  const how = exitCode === 0 ? "completed" : exitCode < 0 ? "terminated" : "failed";
+  const code = exitCode === 0 ? "" : ` (exit code ${exitCode})`;
+  process.stderr.write(`runstage: run ${name} ${how}${code}\n`);
+}
+
 /** A run's exit code as this process's: a signal -N becomes 128+N, as shells do. */
-function processExitCode(code: number): number {
+export function processExitCode(code: number): number {
   return code < 0 ? 128 - code : code;
 }
 
