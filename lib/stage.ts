@@ -5,7 +5,8 @@
  */
 import { mkdirSync, statSync } from "node:fs";
 import { constants } from "node:os";
-import { relative } from "node:path";
+import { stat } from "node:fs/promises";
+import { join, relative } from "node:path";
 import process from "node:process";
 import { timestampMicros } from "./clock.ts";
 import { type CopiedFile, type CopyProgress, copySourceFiles } from "./copy.ts";
@@ -23,7 +24,7 @@ import {
 } from "./depends.ts";
 import { checkOutputSummary, collectSummary } from "./summary.ts";
 import { logAddedFiles, logFileChanges, type RunFiles } from "./fileslog.ts";
-import { writeManifest } from "./manifest.ts";
+import { readManifest, writeManifest } from "./manifest.ts";
 import {
   initRunMeta,
   logAndWriteMeta,
@@ -47,6 +48,11 @@ export interface StageRequest {
   runsHome: string;
   /** NAME=VALUE arguments: config flags, and NAME=RUN picks for dependencies. */
   flags?: string[];
+  /**
+   * Copy this earlier run's source files (its manifest's `s` files) instead of
+   * selecting from the project; the copy-sourcecode exec is not run again.
+   */
+  reuseSourceOf?: Run;
   /** Copy progress, for a progress display. */
   onProgress?: (progress: CopyProgress & { totalFiles: number; totalBytes: number }) => void;
   /** Things the user should know that do not stop the run (files left out, broken links). */
@@ -194,9 +200,9 @@ async function copySourcecode(
   files: RunFiles,
 ): Promise<number> {
   logRunner(run, "Copying source code (see log/files for details)");
-  const selection = await selectSourcecode(req.project.dir, req.op.sourcecode, {
-    exclude: [req.runsHome],
-  });
+  const selection = req.reuseSourceOf
+    ? await sourceOfRun(req.reuseSourceOf)
+    : await selectSourcecode(req.project.dir, req.op.sourcecode, { exclude: [req.runsHome] });
   // A dependency's files are its own (type d), even where source code has the same path.
   const dependencyPaths = new Set(plan.depends.flatMap((d) => d.files.map((f) => f.to)));
   selection.files = selection.files.filter((f) => !dependencyPaths.has(f.path));
@@ -218,7 +224,8 @@ async function copySourcecode(
   ).finally(() => removeMeta(run, "proc/lock"));
   req.interrupt?.check();
   const phase = phaseByName("copy-sourcecode");
-  const command = req.op.exec[phase.name];
+  // Reused source already holds what the exec made the first time.
+  const command = req.reuseSourceOf ? undefined : req.op.exec[phase.name];
   const exitCode = command === undefined ? 0 : await runPhase(run, phase, command, {
     cwd: req.project.dir,
     env: stagingEnv(run, req.project.dir),
@@ -233,6 +240,21 @@ async function copySourcecode(
     trustCopiedDigests(files, copied);
   }
   return exitCode;
+}
+
+/** The source files of an earlier run, as a selection to copy from its run dir. */
+async function sourceOfRun(source: Run): Promise<SourceSelection> {
+  const entries = (readManifest(source) ?? []).filter((e) => e.type === "s");
+  const files = await Promise.all(entries.map(async (e) => {
+    const src = join(source.runDir, e.path);
+    const st = await stat(src).catch(() => {
+      throw new RunstageError(
+        `cannot reuse the source of run ${source.name}: ${e.path} is missing (see "runstage verify ${source.name}")`,
+      );
+    });
+    return { path: e.path, src, size: st.size, mode: st.mode & 0o7777 };
+  }));
+  return { patterns: [`(source of run ${source.name})`], files, leftOut: [], warnings: [] };
 }
 
 /**

@@ -17,6 +17,7 @@ import { selectCommand } from "./select.ts";
 import { showCommand } from "./show.ts";
 import { verifyCommand } from "./verify.ts";
 import { startCommand } from "./start.ts";
+import { rerunCommand } from "./rerun.ts";
 import { versionText } from "./version.ts";
 
 export function buildProgram(): Command {
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
       showCommand(),
       verifyCommand(),
       startCommand(),
+      rerunCommand(),
       catCommand(),
       labelCommand(),
       deleteCommand(),
