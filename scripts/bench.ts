@@ -69,6 +69,7 @@ interface Section {
 
 const SECTIONS: Section[] = [
   { name: "staging", title: "Staging a 1 GB project", run: benchStaging },
+  { name: "runs", title: "Listing 1,000 runs", run: benchRunsListing },
 ];
 
 async function main(args: string[]): Promise<number> {
@@ -1184,6 +1185,117 @@ async function removeIfPresent(path: string): Promise<void> {
     await Deno.remove(path, { recursive: true });
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Listing runs
+
+const LISTED_RUNS = 1000;
+const TARGET_LIST_SECONDS = 1;
+
+/**
+ * `runstage runs` on a runs home of 1,000 runs, against `runstage --version`
+ * (the same process start with no work) in the same rounds. The runs are one
+ * real staged and completed run, cloned under fresh ids: the meta files a
+ * listing reads are those of a real run, and making them takes seconds
+ * instead of minutes.
+ */
+async function benchRunsListing(options: BenchOptions, facts: MachineFacts): Promise<string> {
+  const home = `${WORK_DIR}/runs-home`;
+  await makeListedRuns(home);
+  const cli = (
+    ...args: string[]
+  ) => [Deno.execPath(), "run", "--allow-all", "--quiet", MAIN, ...args];
+  const variants = [
+    { key: "version", label: "runstage --version (startup only)", argv: cli("--version") },
+    {
+      key: "runs",
+      label: `runstage runs (${LISTED_RUNS} runs)`,
+      argv: cli("--runs", home, "runs"),
+    },
+    {
+      key: "json",
+      label: `runstage runs --json (${LISTED_RUNS} runs)`,
+      argv: cli("--runs", home, "runs", "--json"),
+    },
+  ];
+  const walls = new Map(variants.map((v) => [v.key, [] as number[]]));
+  for (let r = 0; r < options.rounds; r++) {
+    for (const v of rotate(variants, r)) {
+      const start = performance.now();
+      const out = await new Deno.Command(v.argv[0], {
+        args: v.argv.slice(1),
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const wall = (performance.now() - start) / 1000;
+      if (!out.success) {
+        throw new Error(`${v.label} failed: ${new TextDecoder().decode(out.stderr)}`);
+      }
+      if (v.key === "json") {
+        const listed = JSON.parse(new TextDecoder().decode(out.stdout)).length;
+        if (listed !== LISTED_RUNS) {
+          throw new Error(`runs --json listed ${listed} runs, not ${LISTED_RUNS}`);
+        }
+      }
+      walls.get(v.key)!.push(wall);
+      console.error(
+        `  round ${r + 1}/${options.rounds}  ${v.label.padEnd(40)} ${wall.toFixed(3)} s`,
+      );
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const startup = median(walls.get("version")!);
+  const rows = variants.map((v) => {
+    const m = median(walls.get(v.key)!);
+    return `| ${v.label} | ${m.toFixed(3)} s | ${(m - startup).toFixed(3)} s |`;
+  });
+  const json = median(walls.get("json")!);
+  const verdict = json < TARGET_LIST_SECONDS ? "PASS" : "MISS";
+  const markdown = [
+    `Last run ${facts.date}, at ${facts.commit}, ${options.rounds} alternating rounds; medians.`,
+    "",
+    `A runs home of ${LISTED_RUNS} completed runs (one real run cloned under fresh ids). The listing reads`,
+    "a few small meta files per run and never a manifest.",
+    "",
+    "| command | wall time | beyond startup |",
+    "| --- | ---: | ---: |",
+    ...rows,
+    "",
+    `Target: \`runs\` on ${LISTED_RUNS} runs well under ${TARGET_LIST_SECONDS} s: ${
+      json.toFixed(3)
+    } s, ${verdict}.`,
+  ].join("\n");
+  console.log("\n" + markdown);
+  return markdown;
+}
+
+/** One real run, staged and run through the CLI, then cloned to LISTED_RUNS runs. */
+async function makeListedRuns(home: string): Promise<void> {
+  const project = `${WORK_DIR}/runs-project`;
+  await Deno.mkdir(project, { recursive: true });
+  await Deno.writeTextFile(`${project}/gage.toml`, '[train]\nexec = "echo loss: 0.5"\n');
+  await Deno.writeTextFile(`${project}/train.py`, "print(1)\n");
+  await run([
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    "--quiet",
+    MAIN,
+    "-C",
+    project,
+    "--runs",
+    home,
+    "run",
+  ]);
+  const [meta] = [...Deno.readDirSync(home)].filter((e) => e.name.endsWith(".meta"));
+  const id = meta.name.slice(0, -".meta".length);
+  for (let i = 1; i < LISTED_RUNS; i++) {
+    const clone = crypto.randomUUID();
+    await run(["cp", "-r", `${home}/${id}.meta`, `${home}/${clone}.meta`]);
+    await Deno.writeTextFile(`${home}/${clone}.meta/id`, clone);
+    await Deno.mkdir(`${home}/${clone}`);
   }
 }
 
