@@ -19,6 +19,15 @@ import picomatch from "picomatch";
 import { lstat, mkdir, readdir, realpath, rm, stat, symlink } from "node:fs/promises";
 import { dirname, join, posix } from "node:path";
 import { type CopiedFile, copySourceFiles, type FileToCopy } from "./copy.ts";
+import {
+  attributeError,
+  isStringList,
+  isTable,
+  readFlag,
+  readOptionalString,
+  type Table,
+  typeName,
+} from "./attributes.ts";
 import { RunstageError } from "./errors.ts";
 import { scanRunDir } from "./fileslog.ts";
 import { parseOpRef, readMeta } from "./meta.ts";
@@ -80,8 +89,6 @@ export interface DependsContext {
 
 // --- Reading the op's depends -------------------------------------------------------
 
-type Table = Record<string, unknown>;
-
 const COMMON_ATTRIBUTES = ["type", "name", "description", "files", "link", "target"];
 const ATTRIBUTES: Record<DependencyType, string[]> = {
   "project-files": COMMON_ATTRIBUTES,
@@ -135,7 +142,7 @@ function readEntry(at: string, entry: number, value: unknown): Dependency {
   const base = {
     entry,
     description: readOptionalString(at, "description", value.description),
-    link: readLink(at, value.link),
+    link: readFlag(at, "link", value.link),
     target: readTarget(at, value.target),
   };
   if (type === "project-files") {
@@ -169,23 +176,6 @@ function entryType(at: string, value: Table): DependencyType {
       typeof type === "string" ? quote(type) : typeName(type)
     })${why}`,
   );
-}
-
-function attributeError(at: string, attr: string, expected: string, value: unknown) {
-  return new RunstageError(
-    `${at}: attribute "${attr}" must be ${expected} (got ${describe(value)})`,
-  );
-}
-
-function readOptionalString(at: string, attr: string, value: unknown): string | undefined {
-  if (value === undefined || typeof value === "string") return value;
-  throw attributeError(at, attr, "a string", value);
-}
-
-function readLink(at: string, value: unknown): boolean {
-  if (value === undefined) return false;
-  if (typeof value === "boolean") return value;
-  throw attributeError(at, "link", "true or false", value);
 }
 
 /** The name is a flag name for run-files (`NAME=RUN`): no `=`, no whitespace. */
@@ -677,31 +667,4 @@ export function dependsMeta(resolved: ResolvedDependency[]): unknown {
 /** Quoted as written: JSON would double every backslash. */
 function quote(value: unknown): string {
   return `"${String(value).replace(/\r?\n/g, "\\n")}"`;
-}
-
-function isTable(value: unknown): value is Table {
-  return value !== null && typeof value === "object" && !Array.isArray(value) &&
-    !(value instanceof Date);
-}
-
-function isStringList(value: unknown): value is string[] {
-  return Array.isArray(value) && value.every((item) => typeof item === "string");
-}
-
-function typeName(value: unknown): string {
-  if (value === null || value === undefined) return "null";
-  if (Array.isArray(value)) return "list";
-  if (value instanceof Date) return "date";
-  if (typeof value === "object") return "table";
-  return typeof value;
-}
-
-function describe(value: unknown): string {
-  if (value === "") return "empty string";
-  if (Array.isArray(value)) {
-    if (value.length === 0) return "empty list";
-    const odd = value.findIndex((item) => typeof item !== "string");
-    if (odd >= 0) return `list with a ${typeName(value[odd])} item`;
-  }
-  return typeName(value);
 }

@@ -10,6 +10,16 @@ import { extname, join } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { parseConfigEntry } from "./config.ts";
+import {
+  attributeError,
+  describeValue,
+  isStringList,
+  isTable,
+  readFlag,
+  readOptionalString,
+  type Table,
+  typeName,
+} from "./attributes.ts";
 import { RunstageError } from "./errors.ts";
 import {
   type ConfigGroup,
@@ -42,7 +52,6 @@ export interface GageFile {
   runsDir?: string;
 }
 
-type Table = Record<string, unknown>;
 type Format = "TOML" | "YAML" | "JSON";
 
 /** The Gage file in `dir`, or undefined when it holds none. */
@@ -200,31 +209,8 @@ function firstLine(message: string): string {
 // --- Validation ----------------------------------------------------------------
 
 /** Names a value's type the way a Gage file author thinks of it. */
-function typeName(value: unknown): string {
-  if (value === null || value === undefined) return "null";
-  if (Array.isArray(value)) return "list";
-  if (value instanceof Date) return "date";
-  if (typeof value === "object") return "table";
-  return typeof value;
-}
 
 /** What an error says it got: the type, made precise where the type alone would mislead. */
-function describe(value: unknown): string {
-  if (value === "") return "empty string";
-  if (Array.isArray(value)) {
-    const odd = value.findIndex((item) => typeof item !== "string");
-    if (odd >= 0) return `list with a ${typeName(value[odd])} item`;
-  }
-  return typeName(value);
-}
-
-function isTable(value: unknown): value is Table {
-  return typeName(value) === "table";
-}
-
-function isStringList(value: unknown): value is string[] {
-  return Array.isArray(value) && value.every((item) => typeof item === "string");
-}
 
 function readRunsDir(path: string, settings: Table): string | undefined {
   const value = settings["$runs-dir"];
@@ -232,7 +218,9 @@ function readRunsDir(path: string, settings: Table): string | undefined {
   // An empty path would resolve to the project dir itself and mix runs with sources.
   if (typeof value !== "string" || value === "") {
     throw new RunstageError(
-      `${path}: "$runs-dir" must be a non-empty string naming a directory (got ${describe(value)})`,
+      `${path}: "$runs-dir" must be a non-empty string naming a directory (got ${
+        describeValue(value)
+      })`,
     );
   }
   return value;
@@ -251,14 +239,14 @@ export function readOpDef(path: string, name: string, value: unknown): OpDef {
   }
   if (!isTable(value)) {
     throw new RunstageError(
-      `${path}: op "${name}" must be a table of attributes (got ${describe(value)})`,
+      `${path}: op "${name}" must be a table of attributes (got ${describeValue(value)})`,
     );
   }
   const where = `${path}: op "${name}"`;
   return {
     name,
     description: readOptionalString(where, "description", value.description),
-    default: readDefault(where, value.default),
+    default: readFlag(where, "default", value.default),
     exec: readExec(where, value.exec),
     sourcecode: readSourcecode(where, value.sourcecode),
     env: readEnv(where, value.env),
@@ -271,23 +259,6 @@ export function readOpDef(path: string, name: string, value: unknown): OpDef {
 
 function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
   return value === undefined ? {} : { [key]: value } as Record<K, V>;
-}
-
-function attributeError(where: string, attr: string, expected: string, value: unknown) {
-  return new RunstageError(
-    `${where}: attribute "${attr}" must be ${expected} (got ${describe(value)})`,
-  );
-}
-
-function readOptionalString(where: string, attr: string, value: unknown): string | undefined {
-  if (value === undefined || typeof value === "string") return value;
-  throw attributeError(where, attr, "a string", value);
-}
-
-function readDefault(where: string, value: unknown): boolean {
-  if (value === undefined) return false;
-  if (typeof value === "boolean") return value;
-  throw attributeError(where, "default", "true or false", value);
 }
 
 /** Canonical phase names by every name a Gage file may use for them. */

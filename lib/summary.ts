@@ -18,6 +18,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { typeName } from "./attributes.ts";
 import { RunstageError } from "./errors.ts";
 import type { OpDef } from "./opdef.ts";
 import { type OutputLine, readOutput } from "./output.ts";
@@ -416,14 +417,6 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function typeName(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "list";
-  if (value instanceof Date) return "date";
-  if (typeof value === "object") return "table";
-  return typeof value;
 }
 
 /** Quoted as the user wrote it: JSON would double every backslash of a pattern. */
