@@ -39,8 +39,8 @@ import {
 interface YamlLeaf extends ConfigLeaf {
   scalarType: Scalar["type"];
   inFlow: boolean;
-  /** The span ends with the line break of a block scalar, which must stay. */
-  endsLine: boolean;
+  /** The line break a block scalar's span ends with ("\n" or "\r\n"), which must stay; "" if none. */
+  lineEnd: string;
 }
 
 type YamlVersion = "1.1" | "1.2";
@@ -87,7 +87,7 @@ function collectLeaves(
         end,
         scalarType: value.type,
         inFlow: flow,
-        endsLine: text.slice(start, end).endsWith("\n"),
+        lineEnd: /\r?\n$/.exec(text.slice(start, end))?.[0] ?? "",
       });
     }
   }
@@ -103,7 +103,7 @@ function renderYaml(leaf: YamlLeaf, value: FlagValue, version: YamlVersion, text
   const spaced = leaf.start === leaf.end && !/\s/.test(text[leaf.start - 1] ?? " ")
     ? " " + source
     : source;
-  return leaf.endsLine ? spaced + "\n" : spaced;
+  return spaced + leaf.lineEnd;
 }
 
 function renderString(value: string, leaf: YamlLeaf, version: YamlVersion): string {
