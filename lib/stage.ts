@@ -274,8 +274,9 @@ async function applyRunConfig(run: Run, plan: StagePlan): Promise<boolean> {
 async function copyDependencies(run: Run, depends: ResolvedDependency[], files: RunFiles) {
   if (depends.length === 0) return;
   logRunner(run, "Resolving dependencies (see deps.json)");
-  await applyDepends(run.runDir, depends);
+  const copied = await applyDepends(run.runDir, depends);
   await logFileChanges(run, files, "d");
+  trustCopiedDigests(files, copied);
   logAndWriteMeta(run, "deps.json", metaJson(dependsMeta(depends)));
 }
 

@@ -3,6 +3,7 @@
  * and a way to name a run.
  */
 import process from "node:process";
+import { microsToDate } from "../clock.ts";
 import { openProject, type Project, resolveRunsHome } from "../project.ts";
 import { resolveRun, type RunInfo } from "../runs.ts";
 
@@ -59,7 +60,7 @@ export function formatTable(rows: string[][]): string {
 /** A meta timestamp for people: local date and time to the second. */
 export function formatTime(micros: number | undefined): string {
   if (micros === undefined) return "";
-  const d = new Date(Math.floor(micros / 1000));
+  const d = microsToDate(micros);
   const pad = (n: number) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
     `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;

@@ -2,14 +2,13 @@
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { formatFlagValue } from "../config.ts";
-import { Interrupt } from "../interrupt.ts";
 import { readMetaJson } from "../meta.ts";
 import { openProject } from "../project.ts";
 import { resolveRun } from "../runs.ts";
 import { readStagedRun } from "../staged.ts";
-import { stageRun, startRun } from "../stage.ts";
+import { stageRun } from "../stage.ts";
 import { commandContext, globalOptions } from "./context.ts";
-import { processExitCode, reportRunEnd } from "./run.ts";
+import { reportStagingFailure, startAndReport, warnNote, withInterrupt } from "./lifecycle.ts";
 
 export function rerunCommand() {
   return new Command("rerun")
@@ -29,38 +28,28 @@ export function rerunCommand() {
       const project = await openProject({ cwd: process.cwd(), dir: globals.project ?? projectDir });
       const config = readMetaJson<Record<string, unknown>>(original, "config.json") ?? {};
       const carried = Object.entries(config).map(([k, v]) => `${k}=${formatFlagValue(v as never)}`);
-      const interrupt = new Interrupt();
-      const stopListening = interrupt.listenToProcess();
-      try {
-        const warn = (message: string) => process.stderr.write(`runstage: note: ${message}\n`);
+      await withInterrupt(async (interrupt) => {
         const staged = await stageRun({
           project,
           op,
           runsHome, // beside the run it repeats
           flags: [...carried, ...flags],
           reuseSourceOf: options.reuseSource ? original : undefined,
-          warn,
+          warn: warnNote,
           interrupt,
         });
-        const { run } = staged;
-        if (staged.exitCode !== 0) {
-          reportRunEnd(run.name, staged.exitCode);
-          process.exitCode = processExitCode(staged.exitCode);
-          return;
-        }
-        process.stderr.write(`runstage: rerunning ${original.name} as ${run.name} (${run.id})\n`);
-        const exitCode = await startRun({
-          run,
-          files: staged.files,
-          op,
-          projectDir: project.dir,
-          warn,
-          interrupt,
-        });
-        reportRunEnd(run.name, exitCode);
-        process.exitCode = processExitCode(exitCode);
-      } finally {
-        stopListening();
-      }
+        if (staged.exitCode !== 0) return reportStagingFailure(staged.run, staged.exitCode);
+        await startAndReport(
+          {
+            run: staged.run,
+            files: staged.files,
+            op,
+            projectDir: project.dir,
+            warn: warnNote,
+            interrupt,
+          },
+          `rerunning ${original.name}`,
+        );
+      });
     });
 }

@@ -4,7 +4,7 @@ import process from "node:process";
 import type { OpDef } from "../opdef.ts";
 import { selectOp } from "../project.ts";
 import { selectSourcecode } from "../sourcecode.ts";
-import { checkSourcecodeRules, stageRun, startRun } from "../stage.ts";
+import { checkSourcecodeRules, stageRun } from "../stage.ts";
 import {
   type CommandContext,
   commandContext,
@@ -15,7 +15,8 @@ import {
   printJson,
 } from "./context.ts";
 import { progressDisplay } from "./progress.ts";
-import { Interrupt } from "../interrupt.ts";
+import type { Interrupt } from "../interrupt.ts";
+import { reportStagingFailure, startAndReport, warnNote, withInterrupt } from "./lifecycle.ts";
 import { formatOpHelp, planConfig } from "../config.ts";
 
 interface StageCommandOptions {
@@ -71,13 +72,7 @@ async function stageCommandAction(
   }
   if (options.preview) return await preview(ctx, op, options.json ?? false);
 
-  const interrupt = new Interrupt();
-  const stopListening = interrupt.listenToProcess();
-  try {
-    await stageAndRun(ctx, op, flags, options, andRun, interrupt);
-  } finally {
-    stopListening();
-  }
+  await withInterrupt((interrupt) => stageAndRun(ctx, op, flags, options, andRun, interrupt));
 }
 
 async function stageAndRun(
@@ -91,7 +86,7 @@ async function stageAndRun(
   const progress = progressDisplay();
   const warn = (message: string) => {
     progress.done();
-    process.stderr.write(`runstage: note: ${message}\n`);
+    warnNote(message);
   };
   const staged = await stageRun({
     project: ctx.project,
@@ -103,14 +98,7 @@ async function stageAndRun(
     interrupt,
   }).finally(progress.done);
   const { run } = staged;
-  if (staged.exitCode !== 0) {
-    process.stderr.write(
-      `runstage: run ${run.name} failed while staging (exit code ${staged.exitCode});` +
-        ` see "runstage show ${run.name}" and its output in ${run.metaDir}/output\n`,
-    );
-    process.exitCode = processExitCode(staged.exitCode);
-    return;
-  }
+  if (staged.exitCode !== 0) return reportStagingFailure(run, staged.exitCode);
   if (!andRun) {
     if (options.json) {
       printJson({
@@ -123,29 +111,10 @@ async function stageAndRun(
     } else process.stdout.write(`Staged run ${run.name} (${run.id})\n  run dir: ${run.runDir}\n`);
     return;
   }
-  process.stderr.write(`runstage: running ${op.name} as ${run.name} (${run.id})\n`);
-  const exitCode = await startRun({
-    run,
-    files: staged.files,
-    op,
-    projectDir: ctx.project.dir,
-    warn,
-    interrupt,
-  });
-  reportRunEnd(run.name, exitCode);
-  process.exitCode = processExitCode(exitCode);
-}
-
-/** The line that ends `run`, `start` and `rerun`. */
-export function reportRunEnd(name: string, exitCode: number): void {
-  const how = exitCode === 0 ? "completed" : exitCode < 0 ? "terminated" : "failed";
-  const code = exitCode === 0 ? "" : ` (exit code ${exitCode})`;
-  process.stderr.write(`runstage: run ${name} ${how}${code}\n`);
-}
-
-/** A run's exit code as this process's: a signal -N becomes 128+N, as shells do. */
-export function processExitCode(code: number): number {
-  return code < 0 ? 128 - code : code;
+  await startAndReport(
+    { run, files: staged.files, op, projectDir: ctx.project.dir, warn, interrupt },
+    `running ${op.name}`,
+  );
 }
 
 async function preview(ctx: CommandContext, op: OpDef, json: boolean) {

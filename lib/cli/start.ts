@@ -1,12 +1,9 @@
 /** `runstage start RUN`: run a staged run, here or on the machine it was copied to. */
 import { Command } from "@commander-js/extra-typings";
-import process from "node:process";
 import { RunstageError } from "../errors.ts";
-import { Interrupt } from "../interrupt.ts";
 import { readStagedRun } from "../staged.ts";
-import { startRun } from "../stage.ts";
 import { globalOptions, namedRun } from "./context.ts";
-import { processExitCode, reportRunEnd } from "./run.ts";
+import { startAndReport, warnNote, withInterrupt } from "./lifecycle.ts";
 
 export function startCommand() {
   return new Command("start")
@@ -20,16 +17,8 @@ export function startCommand() {
         );
       }
       const staged = await readStagedRun(run);
-      const interrupt = new Interrupt();
-      const stopListening = interrupt.listenToProcess();
-      try {
-        process.stderr.write(`runstage: starting ${staged.op.name} as ${run.name} (${run.id})\n`);
-        const warn = (message: string) => process.stderr.write(`runstage: note: ${message}\n`);
-        const exitCode = await startRun({ run, ...staged, warn, interrupt });
-        reportRunEnd(run.name, exitCode);
-        process.exitCode = processExitCode(exitCode);
-      } finally {
-        stopListening();
-      }
+      await withInterrupt((interrupt) =>
+        startAndReport({ run, ...staged, warn: warnNote, interrupt }, `starting ${staged.op.name}`)
+      );
     });
 }

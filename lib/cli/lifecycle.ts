@@ -1,0 +1,52 @@
+/**
+ * What `run`, `start` and `rerun` share: stop signals routed to the run while
+ * it lives, notes on stderr, the run's end reported, and its exit code made
+ * this process's.
+ */
+import process from "node:process";
+import { Interrupt } from "../interrupt.ts";
+import { type StartRequest, startRun } from "../stage.ts";
+
+/** Runs `body` with this process's stop signals routed to one Interrupt. */
+export async function withInterrupt<T>(body: (interrupt: Interrupt) => Promise<T>): Promise<T> {
+  const interrupt = new Interrupt();
+  const stopListening = interrupt.listenToProcess();
+  try {
+    return await body(interrupt);
+  } finally {
+    stopListening();
+  }
+}
+
+/** Things the user should know that do not stop the run. */
+export function warnNote(message: string): void {
+  process.stderr.write(`runstage: note: ${message}\n`);
+}
+
+/** Runs a staged run, reports how it ended and sets this process's exit code. */
+export async function startAndReport(req: StartRequest, announce: string): Promise<void> {
+  process.stderr.write(`runstage: ${announce} as ${req.run.name} (${req.run.id})\n`);
+  const exitCode = await startRun(req);
+  reportRunEnd(req.run.name, exitCode);
+  process.exitCode = processExitCode(exitCode);
+}
+
+/** A staging phase failed: say where to look, and exit with its code. */
+export function reportStagingFailure(run: StartRequest["run"], exitCode: number): void {
+  process.stderr.write(
+    `runstage: run ${run.name} failed while staging (exit code ${exitCode});` +
+      ` see "runstage show ${run.name}" and its output in ${run.metaDir}/output\n`,
+  );
+  process.exitCode = processExitCode(exitCode);
+}
+
+function reportRunEnd(name: string, exitCode: number): void {
+  const how = exitCode === 0 ? "completed" : exitCode < 0 ? "terminated" : "failed";
+  const code = exitCode === 0 ? "" : ` (exit code ${exitCode})`;
+  process.stderr.write(`runstage: run ${name} ${how}${code}\n`);
+}
+
+/** A run's exit code as this process's: a signal -N becomes 128+N, as shells do. */
+function processExitCode(code: number): number {
+  return code < 0 ? 128 - code : code;
+}
