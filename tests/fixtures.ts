@@ -159,3 +159,36 @@ function checkUserError(thrown: unknown, patterns: MessagePattern[]): void {
     else assert.match(thrown.message, pattern);
   }
 }
+
+/**
+ * Runs git in `cwd` with the tester's own config kept out (a global excludesFile,
+ * a default branch name, a signing key) and a fixed identity; returns stdout.
+ */
+export async function git(cwd: string, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("git", {
+    args: ["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", ...args],
+    cwd,
+    env: {
+      GIT_CONFIG_GLOBAL: "/dev/null",
+      GIT_CONFIG_NOSYSTEM: "1",
+      GIT_AUTHOR_NAME: "Test",
+      GIT_AUTHOR_EMAIL: "test@example.com",
+      GIT_COMMITTER_NAME: "Test",
+      GIT_COMMITTER_EMAIL: "test@example.com",
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** Commits everything in the work tree at `dir` (made a repo if it is none); returns the commit. */
+export async function commitAll(dir: string, message: string): Promise<string> {
+  await git(dir, "init", "-q");
+  await git(dir, "add", "-A");
+  await git(dir, "commit", "-q", "--allow-empty", "-m", message);
+  return (await git(dir, "rev-parse", "HEAD")).trim();
+}

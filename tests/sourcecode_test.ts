@@ -8,28 +8,13 @@ import {
   type SourceSelection,
 } from "../lib/sourcecode.ts";
 import { findGitWorkTree } from "../lib/vcs.ts";
-import { type Files, withProject } from "./fixtures.ts";
+import { type Files, git, withProject } from "./fixtures.ts";
 
 function paths(selection: SourceSelection): string[] {
   return selection.files.map((f) => f.path);
 }
 
 const BINARY = new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 3]);
-
-async function git(cwd: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command("git", {
-    args,
-    cwd,
-    // Keep the tester's own git config (a global excludesFile, say) out of it.
-    env: { GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return new TextDecoder().decode(out.stdout);
-}
 
 Deno.test("defaults select text files outside hidden, venv, cache and nocopy dirs", async () => {
   await withProject({
