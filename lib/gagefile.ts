@@ -7,6 +7,7 @@
 import { existsSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { extname, join } from "node:path";
+import { type ParseError, parseTree } from "jsonc-parser";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { parseConfigEntry } from "./config.ts";
@@ -24,11 +25,13 @@ import { RunstageError } from "./errors.ts";
 import {
   type ConfigGroup,
   type ExecCommand,
+  isSourceOrigin,
   type OpDef,
   type PhaseName,
   PHASES,
   type SourcecodeSpec,
 } from "./opdef.ts";
+import { parsePathMap, type PathMap } from "./pathmap.ts";
 
 /** Where a project keeps its Gage file, in order of precedence: first found wins. */
 export const GAGE_FILE_NAMES = [
@@ -157,15 +160,23 @@ function parseJsonText(path: string, text: string): unknown {
     return JSON.parse(json);
   } catch (err) {
     const message = errorReason(err);
-    const position = /at position (\d+)/.exec(message);
+    // V8 says "at position N"; JavaScriptCore (a bun-built binary) gives no position.
+    const offset = /at position (\d+)/.exec(message)?.[1] ?? firstJsonErrorOffset(json);
     // V8 quotes the whole document in some messages; keep only the reason.
     const reason = message
       .replace(/ in JSON at position \d+.*$/s, "")
       .replace(/, (?:\.\.\.)?".*is not valid JSON$/s, "");
-    if (!position) throw syntaxError(path, "JSON", firstLine(reason));
-    const { line, column } = lineColumn(json, Number(position[1]));
+    if (offset === undefined) throw syntaxError(path, "JSON", firstLine(reason));
+    const { line, column } = lineColumn(json, Number(offset));
     throw syntaxError(path, "JSON", firstLine(reason), line, column);
   }
+}
+
+/** Where a strict JSON parser first fails, by jsonc-parser (comments already blanked). */
+function firstJsonErrorOffset(json: string): number | undefined {
+  const errors: ParseError[] = [];
+  parseTree(json, errors, { allowTrailingComma: false, disallowComments: true });
+  return errors[0]?.offset;
 }
 
 /**
@@ -253,6 +264,8 @@ export function readOpDef(path: string, name: string, value: unknown): OpDef {
     // Set only when written, so an op without flags reads as it did before flags.
     ...optional("config", readConfig(where, value.config)),
     ...optional("freeFlags", readFreeFlags(where, value["free-flags"])),
+    ...optional("source", readSource(where, value.source)),
+    ...optional("pathMap", readPathMap(where, value["path-map"])),
     raw: value,
   };
 }
@@ -412,6 +425,39 @@ function checkConfigEntry(where: string, attr: string, entry: string): string {
 function readFreeFlags(where: string, value: unknown): boolean | undefined {
   if (value === undefined || typeof value === "boolean") return value;
   throw attributeError(where, "free-flags", "true or false", value);
+}
+
+function readSource(where: string, value: unknown): string | undefined {
+  if (value === undefined || (typeof value === "string" && isSourceOrigin(value))) return value;
+  // The type alone ("got string") would not say which spelling was wrong.
+  const got = typeof value === "string" ? JSON.stringify(value) : describeValue(value);
+  throw new RunstageError(
+    `${where}: attribute "source" must be worktree, auto or git:REF (got ${got})`,
+  );
+}
+
+/** `path-map`: a table of project paths to run-dir paths, in any of the three formats. */
+function readPathMap(where: string, value: unknown): PathMap | undefined {
+  if (value === undefined) return undefined;
+  if (!isTable(value)) {
+    throw attributeError(where, "path-map", "a table of project paths to run-dir paths", value);
+  }
+  const table: Record<string, string> = {};
+  for (const [key, to] of Object.entries(value)) {
+    if (typeof to !== "string") {
+      // TOML reads an unquoted `src.app = "x"` as a nested table.
+      const nested = isTable(to) ? Object.keys(to)[0] : undefined;
+      const fix = nested === undefined
+        ? ""
+        : `; quote keys that hold dots, as in ${JSON.stringify(`${key}.${nested}`)} = "..."`;
+      throw new RunstageError(
+        `${where}: attribute "path-map": ${JSON.stringify(key)} must map to a run-dir path ` +
+          `string (got ${describeValue(to)})${fix}`,
+      );
+    }
+    table[key] = to;
+  }
+  return parsePathMap(where, table);
 }
 
 function checkSingleDefault(path: string, ops: OpDef[]): void {

@@ -3,6 +3,8 @@
  * the file itself is lib/gagefile.ts; this module is the shape both sides agree on.
  */
 
+import type { PathMap } from "./pathmap.ts";
+
 /** A command: an argv list run directly, or a string for the system shell. */
 export type ExecCommand = string | string[];
 
@@ -51,8 +53,17 @@ export interface OpDef {
   config?: ConfigGroup[];
   /** `free-flags = true`: flags that name no config key are recorded, not refused. */
   freeFlags?: boolean;
+  /** `source`: the op's default source origin, `worktree`, `auto` or `git:REF`. */
+  source?: string;
+  /** `path-map`: where project paths go in the run dir; lib/pathmap.ts has the rules. */
+  pathMap?: PathMap;
   /** The op's table exactly as read from the Gage file, for meta `opdef.json`. */
   raw: Record<string, unknown>;
+}
+
+/** A source origin as `source` and `--source` take it: `worktree`, `auto` or `git:REF`. */
+export function isSourceOrigin(text: string): boolean {
+  return text === "worktree" || text === "auto" || /^git:./s.test(text);
 }
 
 export function phaseByName(name: PhaseName): Phase {

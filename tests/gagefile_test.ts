@@ -505,3 +505,125 @@ Deno.test("readOpDef rebuilds an op from its table, as meta opdef.json holds it"
     /^opdef\.json: op "train": attribute "config" must be/,
   );
 });
+
+// --- source and path-map -----------------------------------------------------------
+
+Deno.test("source is worktree, auto or git:REF; it is absent from ops that do not set it", () => {
+  const [a, b, c, d] = parseGageFile(
+    "gage.toml",
+    '[a]\nsource = "worktree"\n[b]\nsource = "auto"\n[c]\nsource = "git:v1.2"\n[d]\n',
+  ).ops;
+  assert.deepEqual([a.source, b.source, c.source], ["worktree", "auto", "git:v1.2"]);
+  assert.ok(!("source" in d) && !("pathMap" in d));
+  const [y] = parseGageFile("gage.yaml", "y:\n  source: git:origin/main\n").ops;
+  assert.equal(y.source, "git:origin/main");
+  const [j] = parseGageFile("gage.json", '{"j": {"source": "git:3f2a9c1"}}').ops;
+  assert.equal(j.source, "git:3f2a9c1");
+});
+
+Deno.test("a wrong source names the op, the choices and what was written", () => {
+  const cases: [string, string, string][] = [
+    ["gage.toml", '[x]\nsource = "git:"\n', '(got "git:")'],
+    ["gage.toml", '[x]\nsource = "head"\n', '(got "head")'],
+    ["gage.toml", '[x]\nsource = "Worktree"\n', '(got "Worktree")'],
+    ["gage.yaml", "x:\n  source: true\n", "(got boolean)"],
+    ["gage.json", '{"x": {"source": ["auto"]}}', "(got list)"],
+  ];
+  for (const [file, text, got] of cases) {
+    assertUserError(
+      () => parseGageFile(file, text),
+      `${file}: op "x": attribute "source" must be worktree, auto or git:REF ${got}`,
+    );
+  }
+});
+
+Deno.test("path-map reads from TOML, YAML and JSON Gage files, normalized", async () => {
+  const files: Record<string, string> = {
+    "gage.toml": '[train]\npath-map = { "." = "src/myapp", "data/" = "./inputs" }\n',
+    "gage.yaml": 'train:\n  path-map:\n    .: src/myapp\n    "data/": ./inputs\n',
+    "gage.json": '{"train": {"path-map": {".": "src/myapp", "data/": "./inputs"}}}',
+  };
+  for (const [name, text] of Object.entries(files)) {
+    await withTempDir(async (dir) => {
+      const [op] = (await readGageFile(await writeFile(dir, name, text))).ops;
+      assert.deepEqual(op.pathMap, [
+        { from: "data", to: "inputs" },
+        { from: "", to: "src/myapp" },
+      ], name);
+      // opdef.json keeps the table as written.
+      assert.deepEqual(plain(op.raw["path-map"]), { ".": "src/myapp", "data/": "./inputs" });
+    });
+  }
+});
+
+Deno.test("path-map as a TOML table section, and an empty one", () => {
+  const text = '[train.path-map]\n"conf" = "."\n[empty]\npath-map = {}\n';
+  const [train, empty] = parseGageFile("gage.toml", text).ops;
+  assert.deepEqual(train.pathMap, [{ from: "conf", to: "" }]);
+  assert.deepEqual(empty.pathMap, []);
+});
+
+Deno.test("path-map type errors name the op and the entry", () => {
+  assertUserError(
+    () => parseGageFile("gage.toml", '[x]\npath-map = "src"\n'),
+    /^gage\.toml: op "x": attribute "path-map" must be a table of project paths to run-dir paths \(got string\)$/,
+  );
+  assertUserError(
+    () => parseGageFile("gage.yaml", "x:\n  path-map: [src]\n"),
+    'attribute "path-map" must be a table of project paths to run-dir paths (got list)',
+  );
+  assertUserError(
+    () => parseGageFile("gage.json", '{"x": {"path-map": {"data": 1}}}'),
+    /^gage\.json: op "x": attribute "path-map": "data" must map to a run-dir path string \(got number\)$/,
+  );
+  assertUserError(
+    () => parseGageFile("gage.yaml", "x:\n  path-map:\n    data:\n"),
+    '"data" must map to a run-dir path string (got null)',
+  );
+  // TOML reads an unquoted dotted key as nested tables.
+  assertUserError(
+    () => parseGageFile("gage.toml", '[x]\npath-map = { conf.yaml = "c.yaml" }\n'),
+    '"conf" must map to a run-dir path string (got table); quote keys that hold dots, as in ' +
+      '"conf.yaml" = "..."',
+  );
+});
+
+Deno.test("path-map entries that leave the run dir or the project fail in every format", () => {
+  const leaving: [string, string][] = [
+    ["gage.toml", '[x]\npath-map = { data = "../x" }\n'],
+    ["gage.yaml", "x:\n  path-map:\n    data: ../x\n"],
+    ["gage.json", '{"x": {"path-map": {"data": "../x"}}}'],
+  ];
+  for (const [file, text] of leaving) {
+    assertUserError(
+      () => parseGageFile(file, text),
+      `${file}: op "x": path-map "data" -> "../x" leaves the run dir: map it to a relative path ` +
+        `inside the run dir, e.g. "x"`,
+    );
+  }
+  assertUserError(
+    () => parseGageFile("gage.toml", '[x]\npath-map = { "/abs" = "x" }\n'),
+    'gage.toml: op "x": path-map key "/abs" is outside the project: keys are project paths such ' +
+      'as "." or "src"',
+  );
+  assertUserError(
+    () => parseGageFile("gage.toml", "[x]\npath-map = { data = 'C:\\x' }\n"),
+    'path-map "data" -> "C:\\x" leaves the run dir',
+  );
+  assertUserError(
+    () => parseGageFile("gage.yaml", "x:\n  path-map:\n    data: a/../b\n"),
+    'path-map "data" -> "a/../b" holds "..": write it without .., as in "b"',
+  );
+  assertUserError(
+    () => parseGageFile("gage.json", '{"x": {"path-map": {"src": "a", "./src": "b"}}}'),
+    'gage.json: op "x": path-map keys "src" and "./src" both name "src"; keep one',
+  );
+});
+
+Deno.test("readOpDef rebuilds source and path-map from meta opdef.json", () => {
+  const table = { source: "auto", "path-map": { ".": "app" } };
+  const op = readOpDef("opdef.json", "train", JSON.parse(JSON.stringify(table)));
+  assert.equal(op.source, "auto");
+  assert.deepEqual(op.pathMap, [{ from: "", to: "app" }]);
+  assert.deepEqual(op.raw, table);
+});
