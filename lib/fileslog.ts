@@ -121,7 +121,8 @@ export function diffRunFiles(
   return changes.sort((a, b) => comparePaths(a.path, b.path));
 }
 
-function appendFileChanges(run: Run, changes: FileChange[]): void {
+/** Appends `changes` to log/files; paths with line breaks cannot be written and are left out. */
+export function appendFileChanges(run: Run, changes: FileChange[]): void {
   const path = join(run.metaDir, "log", "files");
   mkdirSync(dirname(path), { recursive: true });
   // A path with a line break would be written half-way, as a different file.

@@ -95,7 +95,7 @@ function relativeWithin(outer: string, inner: string): string | undefined {
 }
 
 /** Writes a meta file and records it in the runner log. */
-export function logAndWriteMeta(run: Run, name: string, content: string): void {
+export function logAndWriteMeta(run: Run, name: string, content: string | Uint8Array): void {
   logRunner(run, `Writing meta ${name}`);
   writeMeta(run, name, content);
 }
@@ -146,6 +146,15 @@ export function logRunner(run: Run, message: string): void {
 export function readMeta(run: Run, name: string): string | undefined {
   try {
     return readFileSync(join(run.metaDir, name), "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** A meta file's bytes (a patch, say, which need not be UTF-8), or undefined when absent. */
+export function readMetaBytes(run: Run, name: string): Uint8Array | undefined {
+  try {
+    return readFileSync(join(run.metaDir, name));
   } catch {
     return undefined;
   }

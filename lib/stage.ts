@@ -3,7 +3,7 @@
  * run dir. `stageRun` validates, initialises meta, copies source code and runs
  * the staging phases; `startRun` runs the op and finalizes the run.
  */
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync, realpathSync, rmSync, statSync } from "node:fs";
 import { constants } from "node:os";
 import { stat } from "node:fs/promises";
 import { join, relative } from "node:path";
@@ -25,12 +25,15 @@ import {
 import { checkOutputSummary, collectSummary } from "./summary.ts";
 import { logAddedFiles, logFileChanges, type RunFiles } from "./fileslog.ts";
 import { readManifest, writeManifest } from "./manifest.ts";
+import { linkSourceFiles, liveProjectDir, refreshLiveSource } from "./live.ts";
 import {
   initRunMeta,
   logAndWriteMeta,
   logRunner,
   metaJson,
   pyRepr,
+  readMetaBytes,
+  readMetaJson,
   removeMeta,
   type RunConfig,
   type RunInit,
@@ -40,11 +43,18 @@ import {
 import { type OpDef, type Phase, phaseByName, type PhaseName } from "./opdef.ts";
 import { opNamespace, type Project } from "./project.ts";
 import { makeRun, type Run } from "./run.ts";
+import { assertNoLinksOut, checkMappedPaths, mapPath } from "./pathmap.ts";
+import { readStagedRun } from "./staged.ts";
+import { comparePaths } from "./pathorder.ts";
+import { openRunSource, requestedOrigin, type RunSource } from "./source.ts";
+import type { SourceOrigin } from "./source.ts";
 import { parseSourcecodeRules, selectSourcecode, type SourceSelection } from "./sourcecode.ts";
 
 export interface StageRequest {
   project: Project;
-  op: OpDef;
+  /** The op from the project's Gage file; see SourceRequest for a project without one. */
+  op?: OpDef;
+  opName?: string;
   runsHome: string;
   /** NAME=VALUE arguments: config flags, and NAME=RUN picks for dependencies. */
   flags?: string[];
@@ -59,10 +69,18 @@ export interface StageRequest {
   warn?: (message: string) => void;
   /** Ctrl-C and friends: staging stops at its next step; a phase gets the signal. */
   interrupt?: Interrupt;
+  /** `--source`: worktree, git:REF or auto; the op's `source` when not given. */
+  source?: string;
+  /** Link the source files into the project instead of copying them (a live run). */
+  live?: boolean;
+  /** Where `--source auto` looks for a CI commit; the process environment when not given. */
+  env?: Record<string, string | undefined>;
 }
 
 export interface StageResult {
   run: Run;
+  /** The op as staged: from the commit's Gage file for a git origin. */
+  op: OpDef;
   /** What runstage knows of the run dir's files, for `startRun` in the same process. */
   files: RunFiles;
   /** 0 when staged; else the exit code of the staging phase that failed. */
@@ -74,24 +92,31 @@ const STAGING_PHASES: PhaseName[] = ["init-runtime", "resolve-dependencies"];
 /** What staging resolved before writing anything. */
 interface StagePlan {
   init: RunInit;
+  /** Config files by run-dir path. */
   config: ConfigPlan;
   depends: ResolvedDependency[];
+  /** The source files to copy, by run-dir path (the op's path map applied). */
+  selection: SourceSelection;
 }
 
 /**
  * Everything that can be checked before a run is written: patterns, commands,
- * flags against the op's config, dependencies. Throws on bad input.
+ * flags against the op's config, dependencies, the source files and where the
+ * path map puts them. Throws on bad input. `source` is where the code comes
+ * from; the run itself still belongs to `req.project`.
  */
-export async function prepareStage(req: StageRequest): Promise<StagePlan> {
-  checkSourcecodeRules(req.project, req.op);
-  for (const command of Object.values(req.op.exec)) commandArgv(command);
+async function prepareStage(req: StageRequest, source: RunSource): Promise<StagePlan> {
+  const { op, project } = source;
+  checkSourcecodeRules(project, op);
+  for (const command of Object.values(op.exec)) commandArgv(command);
   assertRunsHomeUsable(req.runsHome);
-  const { depends, config, configPlan } = await inGageFile(req.project, async () => {
-    checkOutputSummary(req.op);
-    const deps = readDepends(req.op);
+  const { depends, config, configPlan } = await inGageFile(project, async () => {
+    checkOutputSummary(op);
+    const deps = readDepends(op);
     const { picks, flags } = splitDependencyPicks(parseFlags(req.flags ?? []), deps);
-    const configPlan = await planConfig(req.project.dir, req.op, { exclude: [req.runsHome] });
-    const config = resolveConfig(configPlan, flags, req.op);
+    const configPlan = await planConfig(project.dir, op, { exclude: [req.runsHome] });
+    const config = resolveConfig(configPlan, flags, op);
+    // Dependencies are data beside the code: they come from the project dir itself.
     const depends = await resolveDepends(deps, {
       projectDir: req.project.dir,
       runsHome: req.runsHome,
@@ -100,14 +125,38 @@ export async function prepareStage(req: StageRequest): Promise<StagePlan> {
     return { depends, config, configPlan };
   });
   const init: RunInit = {
-    opref: { namespace: opNamespace(req.project.dir), name: req.op.name },
-    opdef: req.op,
+    opref: { namespace: opNamespace(req.project.dir), name: op.name },
+    opdef: op,
     config,
-    cmd: req.op.exec.run,
-    env: req.op.env,
+    cmd: op.exec.run,
+    env: op.env,
   };
   validateRunInit(init);
-  return { init, config: configPlan, depends };
+  const selection = req.reuseSourceOf ? await sourceOfRun(req.reuseSourceOf) : mapSelection(
+    await selectSourcecode(project.dir, op.sourcecode, { exclude: [req.runsHome] }),
+    op,
+  );
+  selection.warnings.push(...source.warnings);
+  // A dependency's files are its own (type d), even where source code has the same path.
+  const dependencyPaths = new Set(depends.flatMap((d) => d.files.map((f) => f.to)));
+  selection.files = selection.files.filter((f) => !dependencyPaths.has(f.path));
+  const mappedConfig = {
+    ...configPlan,
+    files: configPlan.files.map((f) => ({ ...f, path: runPathOf(op, f.path) })),
+  };
+  return { init, config: mappedConfig, depends, selection };
+}
+
+/** The selection with run-dir paths; two files the map puts in one place are an error. */
+export function mapSelection(selection: SourceSelection, op: OpDef): SourceSelection {
+  if (!op.pathMap?.length) return selection;
+  const paths = checkMappedPaths(selection.files, op.pathMap);
+  const files = selection.files.map((f, i) => ({ ...f, path: paths[i] }));
+  return { ...selection, files: files.sort((a, b) => comparePaths(a.path, b.path)) };
+}
+
+function runPathOf(op: OpDef, projectPath: string): string {
+  return op.pathMap?.length ? mapPath(op.pathMap, projectPath) : projectPath;
 }
 
 /** NAME=RUN arguments naming a dependency pick its run; the rest are config flags. */
@@ -166,46 +215,98 @@ function makeRunsHome(runsHome: string): void {
   }
 }
 
-/** Stages a run of `req.op`: meta, source code, staging phases, manifest. */
+/**
+ * Stages a run of `req.op`: meta, source code, staging phases, manifest. The
+ * code comes from the origin the request names (see lib/source.ts).
+ */
 export async function stageRun(req: StageRequest): Promise<StageResult> {
-  const plan = await prepareStage(req);
+  const sourceReq = { ...req, env: req.env ?? process.env, exclude: [req.runsHome] };
+  if (req.live) checkLiveSource(req, requestedOrigin(sourceReq));
+  const source = req.reuseSourceOf
+    ? reusedSource(req, req.reuseSourceOf)
+    : await openRunSource(sourceReq);
+  try {
+    return await stagePlannedRun(req, source, await prepareStage(req, source));
+  } finally {
+    await source.dispose();
+  }
+}
+
+/** A live run links to files on disk: only a work tree has them. */
+function checkLiveSource(req: StageRequest, origin: SourceOrigin): void {
+  if (req.reuseSourceOf) {
+    throw new RunstageError(
+      "--live links to the project's files, --reuse-source copies a run's: pick one",
+    );
+  }
+  if (origin.mode !== "worktree") {
+    throw new RunstageError(
+      `--live needs the work tree, but the source is ${origin.requested}:` +
+        " use --source worktree with --live, or drop --live",
+    );
+  }
+}
+
+/** Reusing a run's source files reuses its provenance too: the code is the same. */
+function reusedSource(req: StageRequest, original: Run): RunSource {
+  const vcs = readMetaJson<RunSource["vcs"]>(original, "vcs");
+  return {
+    origin: { mode: "worktree", requested: "worktree" },
+    project: req.project,
+    op: req.op!,
+    vcs: vcs ?? null,
+    diff: readMetaBytes(original, "vcs.diff"),
+    warnings: [],
+    dispose: () => Promise.resolve(),
+  };
+}
+
+async function stagePlannedRun(
+  req: StageRequest,
+  source: RunSource,
+  plan: StagePlan,
+): Promise<StageResult> {
   makeRunsHome(req.runsHome);
   const run = makeRun(req.runsHome);
   initRunMeta(run, plan.init, req.project.dir);
   const files: RunFiles = new Map();
   return await failRunOnError(run, async () => {
-    let exitCode = await copySourcecode(req, plan, run, files);
+    writeSourceMeta(run, source, req.live ? req.project.dir : undefined);
+    let exitCode = await copySourcecode(req, source, plan, run, files);
     for (const name of STAGING_PHASES) {
       if (exitCode !== 0) break;
       req.interrupt?.check();
       if (name === "resolve-dependencies") await copyDependencies(run, plan.depends, files);
-      exitCode = await runStagingPhase(req, run, files, phaseByName(name));
+      exitCode = await runStagingPhase(req, source, run, files, phaseByName(name));
     }
     if (exitCode !== 0) {
       stopRun(run, exitCode);
-      return { run, files, exitCode };
+      return { run, op: source.op, files, exitCode };
     }
     logRunner(run, "Finalizing staged files (see manifest)");
     await writeManifestWarning(run, files, req.warn);
     logAndWriteMeta(run, "staged", String(timestampMicros()));
-    return { run, files, exitCode: 0 };
+    return { run, op: source.op, files, exitCode: 0 };
   });
 }
 
-/** Copies the selected files, then runs the op's `copy-sourcecode` exec. */
+/** Meta `vcs` (and a dirty tree's `vcs.diff`), and `live` for a live run. */
+function writeSourceMeta(run: Run, source: RunSource, liveProject?: string): void {
+  if (source.vcs) logAndWriteMeta(run, "vcs", metaJson(source.vcs));
+  if (source.diff) logAndWriteMeta(run, "vcs.diff", source.diff);
+  if (liveProject) logAndWriteMeta(run, "live", realpathSync(liveProject));
+}
+
+/** Copies (or for a live run, links) the selected files, then runs `copy-sourcecode`. */
 async function copySourcecode(
   req: StageRequest,
+  source: RunSource,
   plan: StagePlan,
   run: Run,
   files: RunFiles,
 ): Promise<number> {
   logRunner(run, "Copying source code (see log/files for details)");
-  const selection = req.reuseSourceOf
-    ? await sourceOfRun(req.reuseSourceOf)
-    : await selectSourcecode(req.project.dir, req.op.sourcecode, { exclude: [req.runsHome] });
-  // A dependency's files are its own (type d), even where source code has the same path.
-  const dependencyPaths = new Set(plan.depends.flatMap((d) => d.files.map((f) => f.to)));
-  selection.files = selection.files.filter((f) => !dependencyPaths.has(f.path));
+  const selection = plan.selection;
   logRunner(run, `Source code patterns: ${pyRepr(selection.patterns)}`);
   reportSelection(run, selection, req.warn);
   req.interrupt?.check();
@@ -216,24 +317,25 @@ async function copySourcecode(
   // runstage itself is this phase's process while it copies: a kill -9 now
   // leaves a lock naming a dead pid, so the run reads as terminated.
   writeMeta(run, "proc/lock", String(process.pid));
-  const copied = await copySourceFiles(
+  const copied = await (req.live ? linkSourceFiles(selection.files, run.runDir) : copySourceFiles(
     selection.files,
     run.runDir,
     req.onProgress && ((p) => req.onProgress!({ ...p, ...totals })),
     { signal: req.interrupt?.signal },
-  ).finally(() => removeMeta(run, "proc/lock"));
+  )).finally(() => removeMeta(run, "proc/lock"));
   req.interrupt?.check();
   const phase = phaseByName("copy-sourcecode");
   // Reused source already holds what the exec made the first time.
-  const command = req.reuseSourceOf ? undefined : req.op.exec[phase.name];
+  const command = req.reuseSourceOf ? undefined : source.op.exec[phase.name];
+  // The exec sees the project its code came from: a commit's tree for a git origin.
   const exitCode = command === undefined ? 0 : await runPhase(run, phase, command, {
-    cwd: req.project.dir,
-    env: stagingEnv(run, req.project.dir),
+    cwd: source.project.dir,
+    env: stagingEnv(run, source.project.dir),
     interrupt: req.interrupt,
   });
   const patched = exitCode === 0 && await applyRunConfig(run, plan);
-  if (command === undefined && !patched) {
-    // Nothing but the copy touched the run dir: no need to scan it.
+  if (command === undefined && !patched && files.size === 0) {
+    // Nothing but the copy touched a fresh run dir: no need to scan it.
     logAddedFiles(run, files, copied, phase.type);
   } else {
     await logFileChanges(run, files, phase.type);
@@ -302,16 +404,106 @@ function reportSelection(run: Run, selection: SourceSelection, warn?: (m: string
   }
 }
 
-async function runStagingPhase(req: StageRequest, run: Run, files: RunFiles, phase: Phase) {
-  const command = req.op.exec[phase.name];
+async function runStagingPhase(
+  req: StageRequest,
+  source: RunSource,
+  run: Run,
+  files: RunFiles,
+  phase: Phase,
+) {
+  const command = source.op.exec[phase.name];
   if (command === undefined) return 0;
   const exitCode = await runPhase(run, phase, command, {
     cwd: run.runDir,
-    env: stagingEnv(run, req.project.dir),
+    env: stagingEnv(run, source.project.dir),
     interrupt: req.interrupt,
   });
   await logFileChanges(run, files, phase.type);
   return exitCode;
+}
+
+export interface RestageRequest {
+  run: Run;
+  /** The project the run came from. */
+  project: Project;
+  runsHome: string;
+  /** The origin to copy from; the run's recorded one when not given. */
+  source?: string;
+  env?: Record<string, string | undefined>;
+  onProgress?: StageRequest["onProgress"];
+  warn?: (message: string) => void;
+  interrupt?: Interrupt;
+}
+
+/**
+ * Refreshes a staged (never started) snapshot run from the current source: its
+ * source files (type s) are replaced by a new selection, `copy-sourcecode` and
+ * the run's config run again, and `vcs` and the manifest are rewritten. Runtime
+ * and dependency files stay as staging made them.
+ */
+export async function restageSnapshot(req: RestageRequest): Promise<{ files: number }> {
+  const { run } = req;
+  const staged = await readStagedRun(run);
+  const recorded = readMetaJson<{ requested?: string }>(run, "vcs")?.requested;
+  const source = await openRunSource({
+    project: req.project,
+    op: staged.op,
+    source: req.source ?? recorded,
+    env: req.env ?? process.env,
+    exclude: [req.runsHome],
+  });
+  try {
+    const config = readMetaJson<RunConfig>(run, "config.json") ?? {};
+    const configPlan = await planConfig(source.project.dir, source.op, { exclude: [req.runsHome] });
+    const selection = mapSelection(
+      await selectSourcecode(source.project.dir, source.op.sourcecode, { exclude: [req.runsHome] }),
+      source.op,
+    );
+    const dependencyPaths = new Set(
+      [...staged.files].filter(([, e]) => e.type === "d").map(([path]) => path),
+    );
+    selection.files = selection.files.filter((f) => !dependencyPaths.has(f.path));
+    selection.warnings.push(...source.warnings);
+    await assertNoLinksOut(run.runDir, selection.files.map((f) => f.path));
+    const plan: StagePlan = {
+      init: {
+        opref: { namespace: opNamespace(req.project.dir), name: source.op.name },
+        opdef: source.op,
+        config,
+        cmd: source.op.exec.run,
+        env: source.op.env,
+      },
+      config: {
+        ...configPlan,
+        files: configPlan.files.map((f) => ({ ...f, path: runPathOf(source.op, f.path) })),
+      },
+      depends: [],
+      selection,
+    };
+    const stageReq: StageRequest = { ...req, op: source.op };
+    return await failRunOnError(run, async () => {
+      logRunner(run, "Restaging source code from the current source");
+      for (const [path, entry] of staged.files) {
+        if (entry.type === "s") rmSync(join(run.runDir, path), { force: true });
+      }
+      removeMeta(run, "vcs.diff");
+      writeSourceMeta(run, source);
+      const exitCode = await copySourcecode(stageReq, source, plan, run, staged.files);
+      if (exitCode !== 0) {
+        stopRun(run, exitCode);
+        throw new RunstageError(
+          `copy-sourcecode failed while restaging run ${run.name} (exit code ${exitCode});` +
+            ` see its output in ${run.metaDir}/output`,
+          exitCode,
+        );
+      }
+      logRunner(run, "Finalizing staged files (see manifest)");
+      await writeManifestWarning(run, staged.files, req.warn);
+      return { files: selection.files.length };
+    });
+  } finally {
+    await source.dispose();
+  }
 }
 
 export interface StartRequest {
@@ -328,6 +520,7 @@ export async function startRun(req: StartRequest): Promise<number> {
   const { run, files } = req;
   return await failRunOnError(run, async () => {
     logAndWriteMeta(run, "started", String(timestampMicros()));
+    if (liveProjectDir(run) !== undefined) await refreshLiveSource(run, files);
     const env = runEnv(run, req.projectDir, req.op.env);
     let exitCode = 0;
     for (const name of ["run", "finalize-run"] as const) {

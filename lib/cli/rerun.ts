@@ -19,6 +19,10 @@ export function rerunCommand() {
       "--reuse-source",
       "copy the run's own source files exactly, not the project's current ones",
     )
+    .option(
+      "--source <origin>",
+      "worktree, git:REF or auto (default: the origin the run was staged from)",
+    )
     .action(async (spec, flags, options, command) => {
       const globals = globalOptions(command);
       const { runsHome } = await commandContext(globals);
@@ -27,6 +31,8 @@ export function rerunCommand() {
       // The project the run came from, unless -C names another.
       const project = await openProject({ cwd: process.cwd(), dir: globals.project ?? projectDir });
       const config = readMetaJson<Record<string, unknown>>(original, "config.json") ?? {};
+      // The same origin as the original: a run of git:v1.0 reruns v1.0, `auto` asks CI again.
+      const recorded = readMetaJson<{ requested?: string }>(original, "vcs")?.requested;
       const carried = Object.entries(config).map(([k, v]) => `${k}=${formatFlagValue(v as never)}`);
       await withInterrupt(async (interrupt) => {
         const staged = await stageRun({
@@ -35,6 +41,7 @@ export function rerunCommand() {
           runsHome, // beside the run it repeats
           flags: [...carried, ...flags],
           reuseSourceOf: options.reuseSource ? original : undefined,
+          source: options.source ?? recorded,
           warn: warnNote,
           interrupt,
         });
@@ -43,7 +50,7 @@ export function rerunCommand() {
           {
             run: staged.run,
             files: staged.files,
-            op,
+            op: staged.op,
             projectDir: project.dir,
             warn: warnNote,
             interrupt,

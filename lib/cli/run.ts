@@ -4,7 +4,8 @@ import process from "node:process";
 import type { OpDef } from "../opdef.ts";
 import { selectOp } from "../project.ts";
 import { selectSourcecode } from "../sourcecode.ts";
-import { checkSourcecodeRules, stageRun } from "../stage.ts";
+import { checkSourcecodeRules, mapSelection, stageRun } from "../stage.ts";
+import { openRunSource, type RunSource } from "../source.ts";
 import {
   type CommandContext,
   commandContext,
@@ -23,15 +24,24 @@ interface StageCommandOptions {
   preview?: boolean;
   json?: boolean;
   helpOp?: boolean;
+  source?: string;
+  live?: boolean;
 }
 
 const FLAGS_HELP = "NAME=VALUE config flags, and NAME=RUN to pick a dependency's run";
+const SOURCE_HELP = "where the code comes from: worktree (the project's files), git:REF (a" +
+  " commit, branch or tag, straight from git) or auto (the commit CI names when $CI is set," +
+  " else the work tree); default: the op's source, else worktree";
+const LIVE_HELP = "link the source files to the project instead of copying them, so edits" +
+  " show up at the next start (see restage)";
 
 export function runCommand() {
   return new Command("run")
     .description("stage a run of OP and run it, showing its output live")
     .argument("[op]", "the op to run (default: the op marked default, or the only op)")
     .argument("[flags...]", FLAGS_HELP)
+    .option("--source <origin>", SOURCE_HELP)
+    .option("--live", LIVE_HELP)
     .option("--preview", "print the source files that would be copied; write nothing")
     .option("--json", "with --preview: print JSON")
     .option("--help-op", "print the op's description and its flags with their defaults")
@@ -45,6 +55,8 @@ export function stageCommand() {
     .description("stage a run of OP without running it")
     .argument("[op]", "the op to stage (default: the op marked default, or the only op)")
     .argument("[flags...]", FLAGS_HELP)
+    .option("--source <origin>", SOURCE_HELP)
+    .option("--live", LIVE_HELP)
     .option("--preview", "print the source files that would be copied; write nothing")
     .option("--json", "print JSON")
     .option("--help-op", "print the op's description and its flags with their defaults")
@@ -65,19 +77,29 @@ async function stageCommandAction(
     ? [undefined, [opArg, ...flagArgs]]
     : [opArg, flagArgs];
   const ctx = await commandContext(globals);
-  const op = selectOp(ctx.project, opName);
+  // A bare repo has no Gage file on disk: a git source reads the op from the commit.
+  const op = ctx.project.gagefile ? selectOp(ctx.project, opName) : undefined;
   if (options.helpOp) {
+    if (!op) return void selectOp(ctx.project, opName); // says there is no Gage file
     const plan = await planConfig(ctx.project.dir, op, { exclude: [ctx.runsHome] });
     return void process.stdout.write(formatOpHelp(op, plan));
   }
-  if (options.preview) return await preview(ctx, op, options.json ?? false);
+  if (options.preview) return await preview(ctx, { op, opName }, options);
 
-  await withInterrupt((interrupt) => stageAndRun(ctx, op, flags, options, andRun, interrupt));
+  await withInterrupt((interrupt) =>
+    stageAndRun(ctx, { op, opName }, flags, options, andRun, interrupt)
+  );
+}
+
+/** The op from the project's Gage file, or its name to read from a commit's. */
+interface OpChoice {
+  op?: OpDef;
+  opName?: string;
 }
 
 async function stageAndRun(
   ctx: CommandContext,
-  op: OpDef,
+  { op, opName }: OpChoice,
   flags: string[],
   options: StageCommandOptions,
   andRun: boolean,
@@ -91,8 +113,11 @@ async function stageAndRun(
   const staged = await stageRun({
     project: ctx.project,
     op,
+    opName,
     runsHome: ctx.runsHome,
     flags,
+    source: options.source,
+    live: options.live,
     onProgress: progress.update,
     warn,
     interrupt,
@@ -107,21 +132,35 @@ async function stageAndRun(
         runDir: run.runDir,
         metaDir: run.metaDir,
         status: "staged",
+        live: options.live ?? false,
       });
-    } else process.stdout.write(`Staged run ${run.name} (${run.id})\n  run dir: ${run.runDir}\n`);
+    } else {
+      const live = options.live ? " (live: its source files link to the project)" : "";
+      process.stdout.write(`Staged run ${run.name} (${run.id})${live}\n  run dir: ${run.runDir}\n`);
+    }
     return;
   }
   await startAndReport(
-    { run, files: staged.files, op, projectDir: ctx.project.dir, warn, interrupt },
-    `running ${op.name}`,
+    { run, files: staged.files, op: staged.op, projectDir: ctx.project.dir, warn, interrupt },
+    `running ${staged.op.name}`,
   );
 }
 
-async function preview(ctx: CommandContext, op: OpDef, json: boolean) {
-  checkSourcecodeRules(ctx.project, op);
-  const selection = await selectSourcecode(ctx.project.dir, op.sourcecode, {
-    exclude: [ctx.runsHome],
+/** The files a run would get, from the origin it would get them from; writes nothing. */
+async function preview(
+  ctx: CommandContext,
+  { op, opName }: OpChoice,
+  options: StageCommandOptions,
+) {
+  const source = await openRunSource({
+    project: ctx.project,
+    op,
+    opName,
+    source: options.source,
+    env: process.env,
   });
+  const selection = await previewSelection(ctx, source).finally(source.dispose);
+  const json = options.json ?? false;
   const totalBytes = selection.files.reduce((sum, f) => sum + f.size, 0);
   if (json) {
     return printJson({
@@ -143,4 +182,12 @@ async function preview(ctx: CommandContext, op: OpDef, json: boolean) {
     );
   }
   for (const w of selection.warnings) process.stdout.write(`warning: ${w}\n`);
+}
+
+async function previewSelection(ctx: CommandContext, source: RunSource) {
+  checkSourcecodeRules(source.project, source.op);
+  const selection = await selectSourcecode(source.project.dir, source.op.sourcecode, {
+    exclude: [ctx.runsHome],
+  });
+  return mapSelection(selection, source.op);
 }

@@ -1,17 +1,27 @@
 /** `runstage start RUN`: run a staged run, here or on the machine it was copied to. */
 import { Command } from "@commander-js/extra-typings";
 import { RunstageError } from "../errors.ts";
+import { liveProjectDir, reopenLiveRun } from "../live.ts";
+import type { RunStatus } from "../runs.ts";
 import { readStagedRun } from "../staged.ts";
 import { globalOptions, namedRun } from "./context.ts";
 import { startAndReport, warnNote, withInterrupt } from "./lifecycle.ts";
 
+/** A live run is meant to be started again after edits, once the last start has ended. */
+const LIVE_RESTARTABLE: readonly RunStatus[] = ["completed", "error", "terminated"];
+
 export function startCommand() {
   return new Command("start")
-    .description("run a staged run (see `stage`); it needs only its run dir and meta dir")
+    .description(
+      "run a staged run (see `stage`); it needs only its run dir and meta dir. A live run" +
+        " (stage --live) can be started again: each start runs the project's current files",
+    )
     .argument("<run>", "index from `runs`, id, id prefix, name or label")
     .action(async (spec, _options, command) => {
       const { run, status } = await namedRun(globalOptions(command), spec);
-      if (status !== "staged") {
+      const live = liveProjectDir(run) !== undefined;
+      if (live && LIVE_RESTARTABLE.includes(status)) reopenLiveRun(run);
+      else if (status !== "staged") {
         throw new RunstageError(
           `run ${run.name} is ${status}: only a staged run can be started (use "rerun" to run it again)`,
         );

@@ -2,12 +2,18 @@
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { RunstageError } from "../errors.ts";
-import { readManifest, verifyPassed, verifyRunFiles } from "../manifest.ts";
+import { isLiveLink, liveProjectDir } from "../live.ts";
+import { readManifest, verifyPassed, type VerifyReport, verifyRunFiles } from "../manifest.ts";
+import type { Run } from "../run.ts";
 import { globalOptions, namedRun, printJson } from "./context.ts";
 
 export function verifyCommand() {
   return new Command("verify")
-    .description("check every file of a run against its manifest (exit 0 only when all match)")
+    .description(
+      "check every file of a run against its manifest (exit 0 only when all match). A live" +
+        " run's source files link into the project: edits there since its last start are" +
+        " reported as live, not as problems",
+    )
     .argument("<run>", "index from `runs`, id, id prefix, or name")
     .option("--json", "print JSON")
     .action(async (spec, options, command) => {
@@ -18,25 +24,42 @@ export function verifyCommand() {
           `run ${run.name} has no manifest (status ${status}): only staged runs can be verified`,
         );
       }
-      const report = await verifyRunFiles(run, manifest);
+      const { live, ...report } = liveReport(run, await verifyRunFiles(run, manifest));
       const ok = verifyPassed(report);
-      if (options.json) printJson({ id: run.id, name: run.name, ok, ...report });
-      else {
+      const liveDir = liveProjectDir(run) ?? null;
+      if (options.json) {
+        printJson({ id: run.id, name: run.name, ok, liveProjectDir: liveDir, live, ...report });
+      } else {
         const lines = [
           ...report.modified.map((p) => `modified: ${p}`),
           ...report.missing.map((p) => `missing: ${p}`),
           ...report.unexpected.map((p) => `unexpected: ${p}`),
+          ...live.map((p) => `live: ${p} (changed in the project since the last start)`),
         ];
         process.stdout.write(lines.map((l) => l + "\n").join(""));
-        const problems = lines.length;
-        process.stdout.write(
-          ok
-            ? `run ${run.name}: ${report.checked} files verified\n`
-            : `run ${run.name}: ${problems} problem${
-              problems === 1 ? "" : "s"
-            } in ${manifest.length} files\n`,
-        );
+        const problems = lines.length - live.length;
+        const verdict = ok
+          ? `${report.checked} files verified`
+          : `${problems} problem${problems === 1 ? "" : "s"} in ${manifest.length} files`;
+        const liveNote = liveDir === null
+          ? ""
+          : ` (live run: source files link into ${liveDir}; "runstage restage ${run.name}"` +
+            " freezes them)";
+        process.stdout.write(`run ${run.name}: ${verdict}${liveNote}\n`);
       }
       if (!ok) process.exitCode = 1;
     });
+}
+
+/**
+ * A live run's linked source files change with the project: those that still
+ * link into it and differ from the last start's digests are live, not tampered.
+ * Anything put in a link's place is verified like any other file.
+ */
+function liveReport(run: Run, report: VerifyReport): VerifyReport & { live: string[] } {
+  const projectDir = liveProjectDir(run);
+  if (projectDir === undefined) return { ...report, live: [] };
+  const live = report.modified.filter((path) => isLiveLink(run, path, projectDir));
+  const modified = report.modified.filter((path) => !live.includes(path));
+  return { ...report, modified, live };
 }
