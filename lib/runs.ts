@@ -9,7 +9,7 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { RunstageError } from "./errors.ts";
+import { RunstageError, UsageError } from "./errors.ts";
 import { processAlive } from "./process.ts";
 import { parseOpRef, readMeta as readMetaFile } from "./meta.ts";
 import { type Run, runAt, runName } from "./run.ts";
@@ -39,7 +39,7 @@ export const RUN_STATUSES: readonly RunStatus[] = [
 export type MetricValue = number | string;
 
 export interface RunInfo {
-  /** 1 is the newest run of its listing (live runs, or the trash). */
+  /** 1 is the newest run of its listing (the runs home, or its trash). */
   index: number;
   run: Run;
   op: string;
@@ -54,6 +54,11 @@ export interface RunInfo {
   metrics: Record<string, MetricValue>;
   /** In the trash: `run` points into `<runs home>/.trash`. */
   deleted: boolean;
+  /**
+   * Meta `live`: the project dir a live run's source files are links into.
+   * Undefined for a snapshot run, whose files are copies.
+   */
+  live?: string;
 }
 
 /** The trash lives inside the runs home, so moving a run there is a rename on one file system. */
@@ -116,7 +121,7 @@ export function runningPid(run: Run): number | undefined {
 }
 
 export interface ListOptions {
-  /** List the trash instead of the live runs. */
+  /** List the trash instead of the runs home. */
   deleted?: boolean;
 }
 
@@ -173,7 +178,112 @@ export function readRunInfo(runsHome: string, id: string): RunInfo | undefined {
     label: label === undefined || label === "" ? undefined : label,
     metrics: readMetrics(run),
     deleted: false,
+    live: readMeta(run, "live") || undefined,
   };
+}
+
+// --- provenance ---------------------------------------------------------------------------
+
+/**
+ * Meta `vcs`: where a run's source code came from, as staging records it (see
+ * docs/run-format.md; lib/vcs.ts `VcsMeta` writes it). This is the reading side:
+ * what is read back from disk is checked against it, and runs staged before
+ * provenance have none.
+ */
+export interface RunVcs {
+  origin: "worktree" | "git";
+  /** The origin as asked for: `auto`, `worktree` or `git:REF`. */
+  requested: string;
+  /** The CI variable `auto` took the commit from. */
+  ciVariable?: string;
+  /** The REF of a `git:REF` origin, as given. */
+  ref?: string;
+  commit: string | null;
+  branch: string | null;
+  /** Null outside a git repository: nothing to compare against. */
+  dirty: boolean | null;
+  /** Project-relative paths that differed from `commit`. */
+  changed: string[];
+  /** Changed paths whose content meta `vcs.diff` does not carry. */
+  omitted?: string[];
+  /** Without credentials. */
+  remote: string | null;
+  /** The project dir within the repository, `""` at its root. */
+  path: string | null;
+}
+
+/**
+ * The run's meta `vcs`, or undefined when it has none or not one this runstage
+ * can read (half-written, or from another tool): provenance is shown, never fatal.
+ * Not part of listing: only what needs it (a filter, JSON, show, diff) reads it.
+ */
+export function readRunVcs(run: Run): RunVcs | undefined {
+  const raw = readMetaJson<Record<string, unknown>>(run, "vcs");
+  return isRunVcs(raw) ? raw : undefined;
+}
+
+function isRunVcs(v: unknown): v is RunVcs {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
+  const r = v as Record<string, unknown>;
+  const textOrNull = (x: unknown) => x === null || typeof x === "string";
+  const optionalText = (x: unknown) => x === undefined || typeof x === "string";
+  const paths = (x: unknown) => Array.isArray(x) && x.every((p) => typeof p === "string");
+  return (r.origin === "worktree" || r.origin === "git") &&
+    typeof r.requested === "string" && optionalText(r.ciVariable) && optionalText(r.ref) &&
+    textOrNull(r.commit) && textOrNull(r.branch) && textOrNull(r.remote) && textOrNull(r.path) &&
+    (r.dirty === null || typeof r.dirty === "boolean") && paths(r.changed) &&
+    (r.omitted === undefined || paths(r.omitted));
+}
+
+/** Fewer hex digits than this name too many commits to be worth a filter. */
+const MIN_COMMIT_PREFIX = 4;
+
+/**
+ * A commit prefix as `runs --commit` takes it: 4 to 40 hex digits, any case;
+ * returned lowercase, the way git writes commit ids.
+ */
+export function parseCommitPrefix(text: string): string {
+  const trimmed = text.trim();
+  if (!new RegExp(`^[0-9a-f]{${MIN_COMMIT_PREFIX},40}$`, "i").test(trimmed)) {
+    throw new UsageError(
+      `bad commit "${text}" for --commit: give ${MIN_COMMIT_PREFIX} to 40 hex digits of a` +
+        " commit id, like the 7 that git log --oneline shows",
+    );
+  }
+  return trimmed.toLowerCase();
+}
+
+// --- filtering ----------------------------------------------------------------------------
+
+/** What `runs` keeps of a listing; every given criterion must hold. */
+export interface RunFilter {
+  op?: string;
+  /** Any of these statuses; none given: any status. */
+  status?: readonly RunStatus[];
+  /** A substring of the label, ignoring case. */
+  label?: string;
+  /** A prefix of meta `vcs`'s commit, as `parseCommitPrefix` returns it. */
+  commit?: string;
+  /** At most this many, the first that pass the other criteria. */
+  limit?: number;
+}
+
+/**
+ * The runs that pass `filter`, in listing order, with their indexes unchanged so
+ * they still name the runs. Meta `vcs` is read only with a commit criterion, and
+ * only for runs the cheaper criteria kept.
+ */
+export function filterRuns(runs: RunInfo[], filter: RunFilter): RunInfo[] {
+  const label = filter.label?.toLowerCase();
+  const statuses = filter.status ?? [];
+  const kept = runs.filter((r) =>
+    (filter.op === undefined || r.op === filter.op) &&
+    (statuses.length === 0 || statuses.includes(r.status)) &&
+    (label === undefined || (r.label ?? "").toLowerCase().includes(label)) &&
+    (filter.commit === undefined ||
+      (readRunVcs(r.run)?.commit?.toLowerCase().startsWith(filter.commit) ?? false))
+  );
+  return filter.limit === undefined ? kept : kept.slice(0, filter.limit);
 }
 
 /** Meta `summary.json`: `{"metrics": {NAME: number | string}, "source": "..."}`. */
@@ -208,7 +318,7 @@ function readMetrics(run: Run): Record<string, MetricValue> {
 // --- naming runs --------------------------------------------------------------------------
 
 export interface ResolveOptions {
-  /** Resolve among the deleted runs (the trash) instead of the live ones. */
+  /** Resolve among the deleted runs (the trash) instead of the runs home's. */
   deleted?: boolean;
 }
 
@@ -253,7 +363,12 @@ export function resolveRun(runsHome: string, spec: string, options: ResolveOptio
 
 function resolveSpec(runs: RunInfo[], spec: string, options: ResolveOptions): RunInfo[] {
   const listing = options.deleted ? `"runstage runs --deleted"` : `"runstage runs"`;
-  if (INDEX.test(spec)) return [runAtIndex(runs, Number(spec), listing)];
+  if (INDEX.test(spec)) {
+    // An id prefix can be all digits ("91732520"): past the last index, it is one.
+    const index = Number(spec);
+    const byId = index > runs.length ? runs.filter((r) => r.run.id.startsWith(spec)) : [];
+    return byId.length === 1 ? byId : [runAtIndex(runs, index, listing)];
+  }
   const slice = SLICE.exec(spec);
   if (slice) return runsInSlice(runs, spec, slice[1], slice[2], listing);
 

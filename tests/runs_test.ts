@@ -298,3 +298,15 @@ Deno.test({
     }
   },
 });
+
+Deno.test("resolveRun: an all-digit id prefix past the last index names its run", async () => {
+  await withTempDir(async (home) => {
+    const digits = "91732520-0000-4000-8000-000000000001";
+    await writeRun(home, { id: digits, initialized: 1 });
+    await writeRun(home, { id: IDS[0], initialized: 2 });
+    assert.equal(resolveRun(home, "91732520").run.id, digits);
+    // Within the indexes a number stays an index.
+    assert.equal(resolveRun(home, "2").run.id, digits);
+    assertUserError(() => resolveRun(home, "3"), "no run at index 3");
+  });
+});

@@ -1,6 +1,7 @@
 /**
- * `runstage diff RUN1 RUN2`: what differs between two runs: config values,
- * summary metrics, and source code files (by digest, from the manifests).
+ * `runstage diff RUN1 RUN2`: what differs between two runs: where their source
+ * came from (meta vcs), config values, summary metrics, and source code files (by
+ * digest, from the manifests).
  */
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
@@ -8,7 +9,7 @@ import { readManifest } from "../manifest.ts";
 import { readMetaJson } from "../meta.ts";
 import { comparePaths } from "../pathorder.ts";
 import type { Run } from "../run.ts";
-import { readSummary, type RunInfo } from "../runs.ts";
+import { readRunVcs, readSummary, type RunInfo, type RunVcs } from "../runs.ts";
 import { globalOptions, printJson } from "./context.ts";
 import { formatMetric, namedOneRun, RUN_SPEC_HELP } from "./runs.ts";
 
@@ -28,13 +29,18 @@ interface SourceChanges {
 export function diffCommand() {
   return new Command("diff")
     .description(
-      "show what differs from RUN1 to RUN2: config values (meta config.json), summary metrics" +
-        " (meta summary.json), and source code files (manifest entries of type s) added," +
-        " removed or changed. Exits 0 whether or not they differ.",
+      "show what differs from RUN1 to RUN2: source origin, commit and dirty state (meta vcs)," +
+        " config values (meta config.json), summary metrics (meta summary.json), and source" +
+        " code files (manifest entries of type s) added, removed or changed. Exits 0 whether" +
+        " or not they differ.",
     )
     .argument("<run1>", RUN_SPEC_HELP)
     .argument("<run2>", "the run to compare it with, named the same ways")
-    .option("--json", "print JSON; a key absent from one run has no a or b")
+    .option(
+      "--json",
+      "print JSON; a key absent from one run has no a or b; vcs.a and vcs.b are the runs'" +
+        " meta vcs, or null",
+    )
     .action(async (spec1, spec2, options, command) => {
       const globals = globalOptions(command);
       const a = await namedOneRun(globals, spec1);
@@ -51,6 +57,7 @@ function diffRuns(a: RunInfo, b: RunInfo) {
   return {
     a: { id: a.run.id, name: a.run.name },
     b: { id: b.run.id, name: b.run.name },
+    vcs: { a: readRunVcs(a.run) ?? null, b: readRunVcs(b.run) ?? null },
     config: diffValues(config(a.run), config(b.run)),
     metrics: diffValues(metrics(a.run), metrics(b.run)),
     sourcecode: diffSourcecode(a.run, b.run),
@@ -90,8 +97,41 @@ function diffSourcecode(a: Run, b: Run): SourceChanges | null {
   return changes;
 }
 
+/**
+ * The `source:` lines: origin, commit and dirty state where they differ, and
+ * the git command that shows the code change between two commits. Nothing when
+ * neither run recorded where its source came from.
+ */
+function sourceLines(a: RunVcs | null, b: RunVcs | null): string[] {
+  if (a === null && b === null) return [];
+  const unknown = "(unknown)";
+  const [commitA, commitB] = shortCommits(a?.commit ?? null, b?.commit ?? null);
+  const pairs: [string, string, string][] = [
+    ["origin", a?.origin ?? unknown, b?.origin ?? unknown],
+    ["commit", a ? commitA ?? "(none)" : unknown, b ? commitB ?? "(none)" : unknown],
+    ["dirty", a ? String(a.dirty ?? unknown) : unknown, b ? String(b.dirty ?? unknown) : unknown],
+  ];
+  const lines = pairs.filter(([, x, y]) => x !== y).map(([key, x, y]) => `  ${key}: ${x} -> ${y}`);
+  if (a?.commit && b?.commit && a.commit !== b.commit) {
+    lines.push(`  code change: git diff ${a.commit} ${b.commit}`);
+  }
+  return lines;
+}
+
+/**
+ * Commits as people read them: git's 7 hex digits, more when two different
+ * commits share those (so the line never shows `abc1234 -> abc1234`).
+ */
+function shortCommits(a: string | null, b: string | null): [string | null, string | null] {
+  let n = 7;
+  while (a !== null && b !== null && a !== b && a.slice(0, n) === b.slice(0, n)) n++;
+  return [a?.slice(0, n) ?? null, b?.slice(0, n) ?? null];
+}
+
 function formatDiff(d: ReturnType<typeof diffRuns>): string {
   let out = `--- ${d.a.name} (${d.a.id})\n+++ ${d.b.name} (${d.b.id})\n`;
+  const source = sourceLines(d.vcs.a, d.vcs.b);
+  if (source.length > 0) out += "source:\n" + source.map((l) => l + "\n").join("");
   const side = (c: ValueChange, s: "a" | "b", metric: boolean) =>
     !Object.hasOwn(c, s)
       ? "(absent)"
@@ -117,7 +157,7 @@ function formatDiff(d: ReturnType<typeof diffRuns>): string {
     for (const [mark, paths] of sourceChanges) {
       for (const path of paths) out += `  ${mark} ${path}\n`;
     }
-  } else if (d.config.length + d.metrics.length === 0) {
+  } else if (source.length + d.config.length + d.metrics.length === 0) {
     out += "no differences in config, summary or source code\n";
   }
   return out;

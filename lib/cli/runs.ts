@@ -5,14 +5,18 @@
 import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import process from "node:process";
 import {
+  filterRuns,
   listRuns,
   type MetricValue,
+  parseCommitPrefix,
+  readRunVcs,
   type ResolveOptions,
   resolveRun,
   resolveRuns,
   RUN_STATUSES,
   type RunInfo,
   type RunStatus,
+  type RunVcs,
 } from "../runs.ts";
 import {
   commandContext,
@@ -30,9 +34,14 @@ export const RUN_SPEC_HELP =
 /** More columns than this do not fit a terminal; --json has every metric. */
 const MAX_METRIC_COLUMNS = 6;
 
-export function runInfoJson(info: RunInfo) {
+/**
+ * A run as the JSON of `runs` lists it. Reading meta `vcs` for `commit` costs a
+ * file per run, so it is read here, for JSON, and not by every listing; a caller
+ * that has read it passes it in.
+ */
+export function runInfoJson(info: RunInfo, vcs: RunVcs | undefined = readRunVcs(info.run)) {
   return {
-    // A deleted run in a listing of live runs has no index a command would take.
+    // A deleted run in a listing of the runs home has no index a command would take.
     index: info.index || null,
     id: info.run.id,
     name: info.run.name,
@@ -45,6 +54,8 @@ export function runInfoJson(info: RunInfo) {
     label: info.label ?? null,
     metrics: info.metrics,
     deleted: info.deleted,
+    live: info.live !== undefined,
+    commit: vcs?.commit ?? null,
     runDir: info.run.runDir,
     metaDir: info.run.metaDir,
   };
@@ -82,13 +93,6 @@ export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
-interface RunsFilter {
-  op?: string;
-  status: RunStatus[];
-  label?: string;
-  limit?: number;
-}
-
 function parseStatus(value: string, previous: RunStatus[]): RunStatus[] {
   const statuses = value.split(",").map((s) => s.trim()).filter(Boolean);
   for (const s of statuses) {
@@ -120,6 +124,12 @@ export function runsCommand() {
       [] as RunStatus[],
     )
     .option("--label <text>", "only runs whose label contains TEXT (ignoring case)")
+    .option(
+      "--commit <sha>",
+      "only runs whose source came from a commit starting with SHA (4 or more hex digits," +
+        " meta vcs)",
+      parseCommitPrefix,
+    )
     .option("--limit <n>", "at most N runs (the newest that pass the filters)", parseLimit)
     .option("--all", "include deleted runs (status deleted, no index)")
     .option("--deleted", "only deleted runs, with the indexes `restore` and `purge --deleted` take")
@@ -127,10 +137,10 @@ export function runsCommand() {
     .action(async (options, command) => {
       const { runsHome } = await commandContext(globalOptions(command));
       const runs = filterRuns(listing(runsHome, options), options);
-      if (options.json) return printJson(runs.map(runInfoJson));
+      if (options.json) return printJson(runs.map((r) => runInfoJson(r)));
       if (runs.length === 0) {
         const what = options.deleted ? "deleted runs" : "runs";
-        const filtered = options.op || options.status.length || options.label;
+        const filtered = options.op || options.status.length || options.label || options.commit;
         process.stderr.write(
           `runstage: no ${what} ${filtered ? "match the filters" : "in " + runsHome}\n`,
         );
@@ -140,31 +150,22 @@ export function runsCommand() {
     });
 }
 
-/** Live runs, the trash, or both (newest first, deleted runs without an index). */
+/** The runs home's runs, the trash, or both (newest first, deleted runs without an index). */
 function listing(runsHome: string, options: { all?: boolean; deleted?: boolean }): RunInfo[] {
   if (options.deleted) return listRuns(runsHome, { deleted: true });
-  const live = listRuns(runsHome);
-  if (!options.all) return live;
+  const current = listRuns(runsHome);
+  if (!options.all) return current;
   const deleted = listRuns(runsHome, { deleted: true });
   for (const d of deleted) d.index = 0;
-  return [...live, ...deleted].sort((a, b) =>
+  return [...current, ...deleted].sort((a, b) =>
     (b.initialized ?? 0) - (a.initialized ?? 0) || a.run.id.localeCompare(b.run.id)
   );
 }
 
-function filterRuns(runs: RunInfo[], filter: RunsFilter): RunInfo[] {
-  const label = filter.label?.toLowerCase();
-  const kept = runs.filter((r) =>
-    (filter.op === undefined || r.op === filter.op) &&
-    (filter.status.length === 0 || filter.status.includes(r.status)) &&
-    (label === undefined || (r.label ?? "").toLowerCase().includes(label))
-  );
-  return filter.limit === undefined ? kept : kept.slice(0, filter.limit);
-}
-
 /**
  * The table. Metric and LABEL columns appear only when a listed run has one, so
- * a runs home without them reads as before.
+ * a runs home without them reads as before. A live run says so in its status,
+ * `staged (live)`: what it runs is the project's code as it is now, not a copy.
  */
 function formatRuns(runs: RunInfo[]): string {
   const metricNames = firstSeenMetrics(runs).slice(0, MAX_METRIC_COLUMNS);
@@ -177,7 +178,7 @@ function formatRuns(runs: RunInfo[]): string {
         r.index ? `[${r.index}]` : "",
         r.run.name,
         r.op,
-        r.status,
+        r.live === undefined ? r.status : `${r.status} (live)`,
         formatTime(r.started),
         ...metricNames.map((m) => formatMetric(r.metrics[m])),
       ];

@@ -3,6 +3,7 @@ import { Command } from "@commander-js/extra-typings";
 import { resolve } from "node:path";
 import process from "node:process";
 import { UsageError } from "../errors.ts";
+import type { RunInfo } from "../runs.ts";
 import { globalOptions } from "./context.ts";
 import { namedOneRun, RUN_SPEC_HELP } from "./runs.ts";
 
@@ -10,7 +11,8 @@ export function selectCommand() {
   return new Command("select")
     .description(
       "print a run's id, or the absolute path of its run dir or meta dir: cd \"$(runstage" +
-        ' select 1 --run-dir)"',
+        ' select 1 --run-dir)". For a live run, --run-dir also warns on stderr that its' +
+        " source files are links (restage it before copying the dir into an image)",
     )
     .argument("<run>", RUN_SPEC_HELP)
     .option("--run-dir", "print the run dir")
@@ -19,7 +21,9 @@ export function selectCommand() {
       if (options.runDir && options.metaDir) {
         throw new UsageError("give --run-dir or --meta-dir, not both");
       }
-      const { run } = await namedOneRun(globalOptions(command), spec);
+      const info = await namedOneRun(globalOptions(command), spec);
+      const { run } = info;
+      if (options.runDir) warnIfLive(info);
       const out = options.runDir
         ? resolve(run.runDir)
         : options.metaDir
@@ -27,4 +31,20 @@ export function selectCommand() {
         : run.id;
       process.stdout.write(out + "\n");
     });
+}
+
+/**
+ * A live run's dir holds links into the project, which `docker build` or `cp -r`
+ * would copy as links that lead nowhere on another machine. Warned, not refused:
+ * select cannot know what a script does with the path, and `cd`-ing into a live
+ * run's dir to read its output is what live runs are for. The warning goes to
+ * stderr, so `$(runstage select RUN --run-dir)` still captures just the path.
+ */
+function warnIfLive(info: RunInfo): void {
+  if (info.live === undefined) return;
+  const name = info.run.name;
+  process.stderr.write(
+    `runstage: warning: run ${name} is live: its source files are links into ${info.live};` +
+      ` restage it first (runstage restage ${name}) before copying it into an image\n`,
+  );
 }

@@ -1,18 +1,23 @@
-/** `runstage show RUN`: a run's meta, status, label, config, summary and files. */
+/**
+ * `runstage show RUN`: a run's meta, status, label, source provenance, config,
+ * summary and files.
+ */
 import { Command } from "@commander-js/extra-typings";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import process from "node:process";
 import { readManifest } from "../manifest.ts";
 import { readMeta, readMetaJson } from "../meta.ts";
-import { readSummary, type RunInfo } from "../runs.ts";
+import { readRunVcs, readSummary, type RunInfo, type RunVcs } from "../runs.ts";
 import { formatTable, formatTime, globalOptions, printJson } from "./context.ts";
 import { formatMetric, namedOneRun, RUN_SPEC_HELP, runInfoJson } from "./runs.ts";
 
 export function showCommand() {
   return new Command("show")
     .description(
-      "show a run's meta, status, label, config (meta config.json), summary (meta" +
-        " summary.json: metrics and their source) and files (the manifest)",
+      "show a run's meta, status, label, source (meta vcs: origin, commit, dirty paths;" +
+        " live runs), config (meta config.json), summary (meta summary.json: metrics and" +
+        " their source) and files (the manifest)",
     )
     .argument("<run>", RUN_SPEC_HELP)
     .option("--json", "print JSON")
@@ -27,8 +32,9 @@ export function showCommand() {
 function runDetails(info: RunInfo) {
   const run = info.run;
   const summary = readSummary(run);
+  const vcs = readRunVcs(run);
   return {
-    ...runInfoJson(info),
+    ...runInfoJson(info, vcs),
     project: readProjectRef(info),
     opref: readMeta(run, "opref") ?? null,
     command: readMetaJson(run, "proc/cmd") ?? null,
@@ -36,6 +42,9 @@ function runDetails(info: RunInfo) {
     config: readMetaJson<Record<string, unknown>>(run, "config.json") ?? {},
     summary: summary ? { metrics: summary.metrics, source: summary.source ?? null } : null,
     staged: Number(readMeta(run, "staged")) || null,
+    vcs: vcs ?? null,
+    /** The project dir a live run links into; null for a snapshot. */
+    live: info.live ?? null,
     files: (readManifest(run) ?? []).map((e) => ({ type: e.type, digest: e.digest, path: e.path })),
   };
 }
@@ -70,6 +79,7 @@ function formatShow(d: ReturnType<typeof runDetails>): string {
     if (entries.length === 0) return;
     out += `${title}:\n` + formatTable(entries.map(([k, v]) => [`  ${k}`, String(v)]));
   };
+  section("source", sourceFields(d.vcs, d.live, d.metaDir));
   section("config", Object.entries(d.config));
   section("env", Object.entries(d.env));
   if (d.summary) {
@@ -83,4 +93,65 @@ function formatShow(d: ReturnType<typeof runDetails>): string {
       formatTable(d.files.map((f) => [`  ${f.type}`, f.path]));
   }
   return out;
+}
+
+/** Changed paths named in `show`; the rest are counted. `--json` has them all. */
+const CHANGED_PATHS_SHOWN = 5;
+
+/**
+ * The `source:` section: where the code came from, named as in meta `vcs`
+ * (`path` is the project dir within the repository). Nothing for a run staged
+ * before runs recorded it. What git could not tell (no branch, no remote) is
+ * left out rather than shown empty.
+ */
+function sourceFields(
+  vcs: RunVcs | null,
+  live: string | null,
+  metaDir: string,
+): [string, string][] {
+  const liveText = live === null ? undefined : `live (links into ${live})`;
+  if (vcs === null) return liveText ? [["origin", liveText]] : [];
+  const fields: [string, string][] = [
+    ["origin", [originText(vcs), liveText].filter(Boolean).join(", ")],
+    ["commit", vcs.commit ?? (vcs.path === null ? "(none: not a git repository)" : "(none yet)")],
+  ];
+  if (vcs.branch !== null) fields.push(["branch", vcs.branch]);
+  if (vcs.dirty !== null) fields.push(["dirty", dirtyText(vcs)]);
+  const patch = join(metaDir, "vcs.diff");
+  if (vcs.dirty && existsSync(patch)) fields.push(["patch", patch + omittedText(vcs)]);
+  if (vcs.remote !== null) fields.push(["remote", vcs.remote]);
+  if (vcs.path !== null) {
+    fields.push(["path", vcs.path === "" ? ". (the repository root)" : vcs.path]);
+  }
+  return fields;
+}
+
+/** `worktree`, `git:v1.0`, `worktree (auto)`, `git (auto, from $GITHUB_SHA)`. */
+function originText(vcs: RunVcs): string {
+  if (vcs.requested === "auto") {
+    return vcs.ciVariable
+      ? `${vcs.origin} (auto, from $${vcs.ciVariable})`
+      : `${vcs.origin} (auto)`;
+  }
+  return vcs.origin === "git" && vcs.ref !== undefined ? `git:${vcs.ref}` : vcs.origin;
+}
+
+/** Changed files whose content the patch lacks: ` (leaves out 2: big.bin, data.csv)`. */
+function omittedText(vcs: RunVcs): string {
+  const omitted = vcs.omitted ?? [];
+  return omitted.length === 0 ? "" : ` (leaves out ${omitted.length}: ${namedPaths(omitted)})`;
+}
+
+/** `no`, or `yes, 2 changed: a.py, b.py`, naming the first few. */
+function dirtyText(vcs: RunVcs): string {
+  if (!vcs.dirty) return "no";
+  const n = vcs.changed.length;
+  return n === 0 ? "yes" : `yes, ${n} changed: ${namedPaths(vcs.changed)}`;
+}
+
+/** `a.py, b.py, c.py, d.py, e.py, and 2 more`. */
+function namedPaths(paths: string[]): string {
+  const named = paths.slice(0, CHANGED_PATHS_SHOWN).join(", ");
+  const more = paths.length - CHANGED_PATHS_SHOWN;
+  return more > 0 ? `${named}, and ${more} more` : named;
 }
