@@ -11,6 +11,7 @@
  * that prints to the terminal and returns the markdown of its section, and add it
  * to SECTIONS. `--only x` then runs it alone.
  */
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
@@ -42,7 +43,8 @@ const USAGE = `usage: deno task bench [options]
   --no-wait       start at once even if the last run deleted its copies minutes ago
   --no-docs       print only; leave docs/performance.md alone
 
-Set RUNSTAGE_BIN to also time a compiled runstage binary.`;
+Set RUNSTAGE_BIN to also time a compiled runstage binary in staging; startup times
+RUNSTAGE_BIN, else dist/runstage (built with \`deno task build --host\` if missing).`;
 
 type RssMethod = "time" | "proc";
 
@@ -70,6 +72,7 @@ interface Section {
 const SECTIONS: Section[] = [
   { name: "staging", title: "Staging a 1 GB project", run: benchStaging },
   { name: "runs", title: "Listing 1,000 runs", run: benchRunsListing },
+  { name: "startup", title: "Startup and size of the binary", run: benchStartup },
 ];
 
 async function main(args: string[]): Promise<number> {
@@ -1203,7 +1206,7 @@ const TARGET_LIST_SECONDS = 1;
  */
 async function benchRunsListing(options: BenchOptions, facts: MachineFacts): Promise<string> {
   const home = `${WORK_DIR}/runs-home`;
-  await makeListedRuns(home);
+  await makeListedRuns(home, LISTED_RUNS);
   const cli = (
     ...args: string[]
   ) => [Deno.execPath(), "run", "--allow-all", "--quiet", MAIN, ...args];
@@ -1271,8 +1274,8 @@ async function benchRunsListing(options: BenchOptions, facts: MachineFacts): Pro
   return markdown;
 }
 
-/** One real run, staged and run through the CLI, then cloned to LISTED_RUNS runs. */
-async function makeListedRuns(home: string): Promise<void> {
+/** One real run, staged and run through the CLI, then cloned to `count` runs. */
+async function makeListedRuns(home: string, count: number): Promise<void> {
   const project = `${WORK_DIR}/runs-project`;
   await Deno.mkdir(project, { recursive: true });
   await Deno.writeTextFile(`${project}/gage.toml`, '[train]\nexec = "echo loss: 0.5"\n');
@@ -1291,12 +1294,143 @@ async function makeListedRuns(home: string): Promise<void> {
   ]);
   const [meta] = [...Deno.readDirSync(home)].filter((e) => e.name.endsWith(".meta"));
   const id = meta.name.slice(0, -".meta".length);
-  for (let i = 1; i < LISTED_RUNS; i++) {
+  for (let i = 1; i < count; i++) {
     const clone = crypto.randomUUID();
     await run(["cp", "-r", `${home}/${id}.meta`, `${home}/${clone}.meta`]);
     await Deno.writeTextFile(`${home}/${clone}.meta/id`, clone);
     await Deno.mkdir(`${home}/${clone}`);
   }
+}
+
+// ---------------------------------------------------------------------------
+// Startup and size of the binary
+
+const STARTUP_RUNS = 300;
+/** Each round times every command this many times, in rotating order: startups are short. */
+const STARTUP_SAMPLES_PER_ROUND = 5;
+
+interface StartupCommand {
+  key: string;
+  label: string;
+  /** The arguments after the program; checked on the warm-up run. */
+  args: string[];
+  check: (stdout: string) => void;
+}
+
+/**
+ * What a user waits for before runstage does anything, for the binary users
+ * download against `deno run main.ts`: `--version` (start and exit) and `runs`
+ * on a runs home of a few hundred runs (start, read meta, print), timed in
+ * the same rounds; and what the binary weighs.
+ */
+async function benchStartup(options: BenchOptions, facts: MachineFacts): Promise<string> {
+  const binary = await binaryToTime();
+  const binaryVersion = (await run([binary, "--version"])).trim();
+  const home = `${WORK_DIR}/startup-runs`;
+  await makeListedRuns(home, STARTUP_RUNS);
+  const commands: StartupCommand[] = [
+    {
+      key: "version",
+      label: "runstage --version",
+      args: ["--version"],
+      check: (out) => {
+        if (!out.startsWith("runstage ")) throw new Error(`--version printed ${out}`);
+      },
+    },
+    {
+      key: "runs",
+      label: `runstage runs (${STARTUP_RUNS} runs)`,
+      args: ["--runs", home, "runs"],
+      check: (out) => {
+        const lines = out.trimEnd().split("\n").length;
+        // A header line, then one line per run.
+        if (lines !== STARTUP_RUNS + 1) throw new Error(`runs printed ${lines} lines`);
+      },
+    },
+  ];
+  const runners = [
+    {
+      key: "source",
+      label: "deno run main.ts",
+      argv: [Deno.execPath(), "run", "--allow-all", "--quiet", MAIN],
+    },
+    { key: "binary", label: "binary", argv: [binary] },
+  ];
+  const variants = commands.flatMap((c) => runners.map((r) => ({ command: c, runner: r })));
+  // Warm-up, untimed: Deno's module and code caches, the page cache of the
+  // binary and the runs home. And the binary must list the runs as the source does.
+  const listed = new Map<string, string>();
+  for (const v of variants) {
+    const stdout = await run([...v.runner.argv, ...v.command.args]);
+    v.command.check(stdout);
+    if (v.command.key === "runs") listed.set(v.runner.key, stdout);
+  }
+  if (listed.get("binary") !== listed.get("source")) {
+    throw new Error(`${binary} runs and deno run main.ts runs list the runs differently`);
+  }
+
+  const walls = new Map(variants.map((v) => [`${v.command.key}/${v.runner.key}`, [] as number[]]));
+  const samples = options.rounds * STARTUP_SAMPLES_PER_ROUND;
+  for (let i = 0; i < samples; i++) {
+    for (const v of rotate(variants, i)) {
+      const started = performance.now();
+      await run([...v.runner.argv, ...v.command.args]);
+      walls.get(`${v.command.key}/${v.runner.key}`)!.push((performance.now() - started) / 1000);
+    }
+    if ((i + 1) % STARTUP_SAMPLES_PER_ROUND === 0) {
+      console.error(`  round ${(i + 1) / STARTUP_SAMPLES_PER_ROUND}/${options.rounds} done`);
+    }
+  }
+  const med = (key: string) => median(walls.get(key)!);
+  const table: Table = {
+    head: ["command", "deno run main.ts", "binary", "binary ÷ deno run"],
+    rows: commands.map((c) => [
+      c.label,
+      milliseconds(med(`${c.key}/source`)),
+      milliseconds(med(`${c.key}/binary`)),
+      ratio(med(`${c.key}/binary`) / med(`${c.key}/source`)),
+    ]),
+  };
+  table.rows.push([
+    `runs beyond --version`,
+    milliseconds(med("runs/source") - med("version/source")),
+    milliseconds(med("runs/binary") - med("version/binary")),
+    ratio(
+      (med("runs/binary") - med("version/binary")) / (med("runs/source") - med("version/source")),
+    ),
+  ]);
+  const real = await Deno.realPath(binary);
+  const size = (await Deno.stat(real)).size;
+  const sizeText = `${(size / 1e6).toFixed(0)} MB (${count(size)} bytes)`;
+  console.log(`\nBinary: ${real}, ${sizeText}\n${binaryVersion}\n\n${textTable(table)}`);
+  return [
+    `Last run ${facts.date}, at ${facts.commit}; medians of ${samples} runs of each command, ` +
+    `in rotating order, after one untimed run of each.`,
+    `Machine: ${formatFacts(facts)}.`,
+    `Binary: \`${relativeToRepo(real)}\`, ${sizeText}, \`${binaryVersion}\`. ` +
+    `Runs home: ${STARTUP_RUNS} completed runs (one real run cloned under fresh ids).`,
+    markdownTable(table),
+  ].join("\n\n");
+}
+
+/** RUNSTAGE_BIN, else dist/runstage, built for this machine when it is missing. */
+async function binaryToTime(): Promise<string> {
+  const named = Deno.env.get("RUNSTAGE_BIN");
+  if (named) return resolve(named);
+  const dist = `${REPO}dist/runstage`;
+  if (!(await Deno.stat(dist).catch(() => undefined))) {
+    console.log("No dist/runstage: building it with deno task build --host");
+    await run([Deno.execPath(), "run", "--allow-all", `${REPO}scripts/build.ts`, "--host"]);
+  }
+  return dist;
+}
+
+function relativeToRepo(path: string): string {
+  return path.startsWith(REPO) ? path.slice(REPO.length) : path;
+}
+
+function milliseconds(s: number): string {
+  return `${(s * 1000).toFixed(0)} ms`;
 }
 
 // Last: the top-level await would otherwise run before the constants below it exist.

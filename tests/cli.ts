@@ -2,7 +2,13 @@
  * Test harness for the real CLI: spawns `deno run main.ts` (or the compiled
  * binary named by RUNSTAGE_BIN) in a fixture project and captures what a user
  * would see: stdout, stderr and the exit code.
+ *
+ * A test file that imports this module is an end-to-end test: .ci/run runs it
+ * again against the host binary it builds. So spawn runstage only through
+ * `runstage` or `runstageCommand`, never `main.ts` directly.
  */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { listTree } from "./fixtures.ts";
 
@@ -25,10 +31,30 @@ export interface CliOptions {
   unsetEnv?: string[];
 }
 
+/**
+ * The compiled binary under test (`RUNSTAGE_BIN=dist/runstage deno task test`),
+ * made absolute: tests spawn it from temp dirs. Undefined: tests run the source.
+ */
+export const RUNSTAGE_BIN: string | undefined = binaryUnderTest();
+
+function binaryUnderTest(): string | undefined {
+  const bin = Deno.env.get("RUNSTAGE_BIN");
+  if (!bin) return undefined;
+  const path = resolve(bin);
+  // Else every CLI test fails with the same ENOENT, and none says why.
+  if (!existsSync(path)) {
+    throw new Error(`RUNSTAGE_BIN=${bin}: no such file; build it: ./denow task build --host`);
+  }
+  return path;
+}
+
 /** The command that runs runstage: the compiled binary when RUNSTAGE_BIN is set. */
 export function runstageCommand(args: string[]): [string, string[]] {
-  const bin = Deno.env.get("RUNSTAGE_BIN");
-  if (bin) return [bin, args];
+  return RUNSTAGE_BIN ? [RUNSTAGE_BIN, args] : sourceCommand(args);
+}
+
+/** The command that runs runstage from source, whatever RUNSTAGE_BIN says. */
+export function sourceCommand(args: string[]): [string, string[]] {
   return [Deno.execPath(), ["run", "--allow-all", "--quiet", MAIN, ...args]];
 }
 
