@@ -9,6 +9,8 @@ import { RunstageError } from "../errors.ts";
 import { catCommand } from "./cat.ts";
 import { deleteCommand, purgeCommand, restoreCommand } from "./delete.ts";
 import { diffCommand } from "./diff.ts";
+import { exportCommand } from "./export.ts";
+import { importCommand } from "./import.ts";
 import { labelCommand } from "./label.ts";
 import { opsCommand } from "./ops.ts";
 import { runCommand, stageCommand } from "./run.ts";
@@ -18,6 +20,7 @@ import { showCommand } from "./show.ts";
 import { verifyCommand } from "./verify.ts";
 import { startCommand } from "./start.ts";
 import { rerunCommand } from "./rerun.ts";
+import { restageCommand } from "./restage.ts";
 import { versionText } from "./version.ts";
 
 export function buildProgram(): Command {
@@ -38,6 +41,7 @@ export function buildProgram(): Command {
       verifyCommand(),
       startCommand(),
       rerunCommand(),
+      restageCommand(),
       catCommand(),
       labelCommand(),
       deleteCommand(),
@@ -45,6 +49,8 @@ export function buildProgram(): Command {
       purgeCommand(),
       selectCommand(),
       diffCommand(),
+      exportCommand(),
+      importCommand(),
     ]
   ) {
     // addCommand, unlike .command(), does not pass on the error output and exit policy.
