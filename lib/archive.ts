@@ -18,7 +18,7 @@ import { mtimeMicros } from "./fileslog.ts";
 import { hashFile } from "./manifest.ts";
 import { comparePaths } from "./pathorder.ts";
 import { forEachConcurrent } from "./pool.ts";
-import { runName } from "./run.ts";
+import { RUN_ID_PATTERN, runName } from "./run.ts";
 
 export const INDEX_NAME = "runstage-index.json";
 export const ARCHIVE_FORMAT = "runstage-archive";
@@ -82,7 +82,6 @@ export class ArchiveRefusal extends Error {
 const HASH_CONCURRENCY = 8;
 
 /** A run id as runstage writes them: `runName` alone checks only the first 8 digits. */
-const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The archive paths of a run's parts, meta dir first (it is what makes a run listed). */
 export function runPartPaths(id: string): string[] {
@@ -330,7 +329,7 @@ function checkRuns(value: unknown): ArchivedRun[] {
   const seen = new Set<string>();
   return value.map((run) => {
     const { id, name } = (run ?? {}) as Partial<ArchivedRun>;
-    if (typeof id !== "string" || !RUN_ID.test(id)) {
+    if (typeof id !== "string" || !RUN_ID_PATTERN.test(id)) {
       throw badIndex(`"${id}" is not a run id`);
     }
     if (name !== runName(id)) throw badIndex(`run ${id} is not named "${name}"`);

@@ -31,10 +31,25 @@ import {
   runPartPaths,
 } from "./archive.ts";
 import { RunstageError } from "./errors.ts";
+import { liveProjectDir } from "./live.ts";
 import { readManifest } from "./manifest.ts";
 import { comparePaths } from "./pathorder.ts";
 import type { RunInfo } from "./runs.ts";
 import { checkNotRunning } from "./trash.ts";
+
+/**
+ * A live run's source files are links into a project on this machine: on another
+ * they would point nowhere. Freezing it first makes it a run that travels.
+ */
+function checkNotLive(runs: RunInfo[]): void {
+  const live = runs.find((r) => liveProjectDir(r.run) !== undefined);
+  if (live) {
+    throw new RunstageError(
+      `cannot export run ${live.run.name}: it is live (its source files link into` +
+        ` ${liveProjectDir(live.run)}); freeze it first with "runstage restage ${live.run.name}"`,
+    );
+  }
+}
 
 export interface ArchiveProgress {
   /** Content bytes done (export: file bytes written; import: archive bytes read). */
@@ -90,6 +105,7 @@ export async function exportRuns(
   const gzip = archiveIsGzip(options.file);
   checkTarget(options.file, options.force ?? false);
   checkNotRunning(runs, "export");
+  checkNotLive(runs);
   const ids = runs.map((r) => r.run.id);
   const described: DescribedRun[] = [];
   for (const info of runs) {

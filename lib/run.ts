@@ -14,6 +14,9 @@ export interface Run {
   projectRef: string;
 }
 
+/** A run id as runstage writes it: a lowercase UUID with hyphens. */
+export const RUN_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** A new random run: a lowercase UUID v4 and its proquint name. Writes nothing. */
 export function makeRun(runsHome: string, id: string = crypto.randomUUID()): Run {
   return runAt(runsHome, id, runName(id));

@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { RunstageError, UsageError } from "./errors.ts";
 import { processAlive } from "./process.ts";
 import { parseOpRef, readMeta as readMetaFile } from "./meta.ts";
-import { type Run, runAt, runName } from "./run.ts";
+import { type Run, RUN_ID_PATTERN, runAt, runName } from "./run.ts";
+import type { VcsMeta } from "./vcs.ts";
 
 export type RunStatus =
   | "completed"
@@ -94,8 +95,6 @@ function readMetaJson<T>(run: Run, name: string): T | undefined {
   }
 }
 
-const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /**
  * The first rule that holds: `proc/exit` (0 completed, > 0 error, < 0 terminated);
  * `proc/lock` naming a live process (running) or a dead one (terminated);
@@ -141,7 +140,7 @@ export function listRuns(runsHome: string, options: ListOptions = {}): RunInfo[]
   for (const name of names) {
     // Only `<uuid>.meta` makes a run: `.trash`, `<id>/`, `<id>.project` and
     // stray files are not runs.
-    if (!name.endsWith(".meta") || !ID_PATTERN.test(name.slice(0, -5))) continue;
+    if (!name.endsWith(".meta") || !RUN_ID_PATTERN.test(name.slice(0, -5))) continue;
     const info = readRunInfo(home, name.slice(0, -5));
     if (info === undefined) continue;
     if (options.deleted) info.status = "deleted";
@@ -190,27 +189,10 @@ export function readRunInfo(runsHome: string, id: string): RunInfo | undefined {
  * what is read back from disk is checked against it, and runs staged before
  * provenance have none.
  */
-export interface RunVcs {
-  origin: "worktree" | "git";
-  /** The origin as asked for: `auto`, `worktree` or `git:REF`. */
-  requested: string;
-  /** The CI variable `auto` took the commit from. */
-  ciVariable?: string;
-  /** The REF of a `git:REF` origin, as given. */
-  ref?: string;
-  commit: string | null;
-  branch: string | null;
-  /** Null outside a git repository: nothing to compare against. */
-  dirty: boolean | null;
-  /** Project-relative paths that differed from `commit`. */
-  changed: string[];
-  /** Changed paths whose content meta `vcs.diff` does not carry. */
+export type RunVcs = Omit<VcsMeta, "omitted"> & {
+  /** Absent in runs staged before it was recorded. */
   omitted?: string[];
-  /** Without credentials. */
-  remote: string | null;
-  /** The project dir within the repository, `""` at its root. */
-  path: string | null;
-}
+};
 
 /**
  * The run's meta `vcs`, or undefined when it has none or not one this runstage

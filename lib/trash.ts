@@ -58,7 +58,7 @@ export function restoreRuns(runsHome: string, runs: RunInfo[]): Run[] {
     runsHome,
     "restore",
     (run) =>
-      `cannot restore run ${run.name}: ${run.id} is also a live run; purge one of the two first`,
+      `cannot restore run ${run.name}: ${run.id} is also in the runs home; purge one of the two first`,
   );
   removeIfEmpty(trashDir(runsHome));
   return moved;

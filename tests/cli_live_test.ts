@@ -184,3 +184,21 @@ Deno.test("--live with a git source is refused before anything is written", asyn
     assert.deepEqual(await listTree(home), []);
   });
 });
+
+Deno.test("a live run is exported only once restage has frozen it", async () => {
+  await withProject({ "gage.toml": LIVE_OP, "train.sh": "echo v1\n" }, async (project, runs) => {
+    assert.equal((await runstage(["--runs", runs, "stage", "--live"], { cwd: project })).code, 0);
+    const { id } = await onlyRun(runs);
+    const archive = join(project, "..", `${id}.tar`);
+    const refused = await runstage(["--runs", runs, "export", id, "-o", archive], { cwd: project });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^runstage: cannot export run .*: it is live .*restage/);
+    assert.equal(await Deno.stat(archive).then(() => true, () => false), false);
+    assert.equal((await runstage(["--runs", runs, "restage", id], { cwd: project })).code, 0);
+    const exported = await runstage(["--runs", runs, "export", id, "-o", archive], {
+      cwd: project,
+    });
+    assert.equal(exported.code, 0, exported.stderr);
+    await Deno.remove(archive);
+  });
+});

@@ -9,7 +9,15 @@ import assert from "node:assert/strict";
 import { metaJson } from "../lib/meta.ts";
 import { runName } from "../lib/run.ts";
 import { type CliResult, runstage } from "./cli.ts";
-import { listTree, sha256File, withProject, withTempDir, writeTree } from "./fixtures.ts";
+import {
+  commitAll,
+  git,
+  listTree,
+  sha256File,
+  withProject,
+  withTempDir,
+  writeTree,
+} from "./fixtures.ts";
 
 type Cli = (...args: string[]) => Promise<CliResult>;
 
@@ -431,35 +439,10 @@ Deno.test("select --run-dir on a live run prints the dir and warns on stderr tha
 
 // --- end to end ----------------------------------------------------------------------
 
-/** git in `dir`, isolated from the machine's config; its stdout. */
-async function git(dir: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command("git", {
-    args: [
-      "-c",
-      "user.name=t",
-      "-c",
-      "user.email=t@example.com",
-      "-c",
-      "init.defaultBranch=main",
-      ...args,
-    ],
-    cwd: dir,
-    env: { GIT_CONFIG_NOSYSTEM: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  assert.equal(out.code, 0, `git ${args.join(" ")}: ${text.decode(out.stderr)}`);
-  return text.decode(out.stdout).trim();
-}
-
 Deno.test("show, runs --commit and diff read the provenance staging records in a real git repo", async () => {
   await withProject({ "gage.toml": GAGE, "train.py": "v1\n" }, async (project, home) => {
     const cli = cliFor(project, home);
-    await git(project, "init", "-q");
-    await git(project, "add", ".");
-    await git(project, "commit", "-q", "-m", "first");
-    const first = await git(project, "rev-parse", "HEAD");
+    const first = await commitAll(project, "first");
     const clean = await stage(cli);
     await Deno.writeTextFile(`${project}/train.py`, "v2\n");
     const dirty = await stage(cli);
@@ -484,7 +467,7 @@ Deno.test("show, runs --commit and diff read the provenance staging records in a
     ]);
 
     await git(project, "commit", "-q", "-am", "second");
-    const second = await git(project, "rev-parse", "HEAD");
+    const second = (await git(project, "rev-parse", "HEAD")).trim();
     const later = await stage(cli);
     assert.deepEqual(rows(await ok(cli("diff", clean, later))).slice(2, 5), [
       "source:",

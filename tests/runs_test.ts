@@ -241,7 +241,7 @@ Deno.test("trash: a clash or a running run stops the whole command before anythi
     assert.deepEqual(await listTree(home), before);
     assertUserError(
       () => restoreRuns(home, resolveRuns(home, ["1"], { deleted: true })),
-      /^cannot restore run .*: .* is also a live run/,
+      /^cannot restore run .*: .* is also in the runs home/,
     );
     assert.deepEqual(await listTree(home), before);
 

@@ -1,12 +1,13 @@
 /**
  * `runstage export RUN... -o FILE`: runs into one archive to carry to another
- * machine. Also the progress line that `export` and `import` share.
+ * machine.
  */
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
-import { type ArchiveProgress, exportRuns } from "../export.ts";
+import { exportRuns } from "../export.ts";
 import { formatBytes, globalOptions, printJson } from "./context.ts";
 import { withInterrupt } from "./lifecycle.ts";
+import { archiveProgress } from "./progress.ts";
 import { namedRuns, plural, RUN_SPEC_HELP } from "./runs.ts";
 import { VERSION } from "./version.ts";
 
@@ -47,46 +48,4 @@ export function exportCommand() {
           ` ${formatBytes(bytes)}) to ${report.file} (${formatBytes(report.bytes)})\n`,
       );
     });
-}
-
-/** Archives smaller than this go by too fast for a progress line to help. */
-const PROGRESS_MIN_BYTES = 256 * 1024 * 1024;
-const REDRAW_MS = 100;
-
-export interface ArchiveProgressDisplay {
-  update(progress: ArchiveProgress): void;
-  done(): void;
-}
-
-/**
- * One progress line on stderr, on a terminal only and only for big archives:
- * `Exporting: 300.0 MB of 1.2 GB (25%)`. Tests lower the size threshold with
- * RUNSTAGE_ARCHIVE_PROGRESS_BYTES.
- */
-export function archiveProgress(
-  verb: string,
-  stream: NodeJS.WriteStream = process.stderr,
-): ArchiveProgressDisplay {
-  if (!stream.isTTY) return { update() {}, done() {} };
-  const env = Number(process.env.RUNSTAGE_ARCHIVE_PROGRESS_BYTES);
-  const minBytes = Number.isFinite(env) && env >= 0 ? env : PROGRESS_MIN_BYTES;
-  let lastDraw = 0;
-  let shown = false;
-  return {
-    update(p) {
-      const now = Date.now();
-      if (p.totalBytes < minBytes || (now - lastDraw < REDRAW_MS && p.bytes < p.totalBytes)) {
-        return;
-      }
-      lastDraw = now;
-      shown = true;
-      const percent = p.totalBytes === 0 ? 100 : Math.floor((100 * p.bytes) / p.totalBytes);
-      stream.write(
-        `\r\x1b[2K${verb}: ${formatBytes(p.bytes)} of ${formatBytes(p.totalBytes)} (${percent}%)`,
-      );
-    },
-    done() {
-      if (shown) stream.write("\r\x1b[2K");
-    },
-  };
 }

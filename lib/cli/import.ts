@@ -4,7 +4,7 @@ import process from "node:process";
 import { resolve } from "node:path";
 import { importArchive, type ImportReport } from "../import.ts";
 import { commandContext, formatBytes, globalOptions, printJson } from "./context.ts";
-import { archiveProgress } from "./export.ts";
+import { archiveProgress } from "./progress.ts";
 import { withInterrupt } from "./lifecycle.ts";
 import { plural } from "./runs.ts";
 
