@@ -202,3 +202,15 @@ Deno.test("a live run is exported only once restage has frozen it", async () => 
     await Deno.remove(archive);
   });
 });
+
+Deno.test("a live run that failed while staging cannot be started", async () => {
+  const op = '[train]\nexec = { copy-sourcecode = "exit 3", run = "sh train.sh" }\n';
+  await withProject({ "gage.toml": op, "train.sh": "echo v1\n" }, async (project, runs) => {
+    const staged = await runstage(["--runs", runs, "stage", "--live"], { cwd: project });
+    assert.equal(staged.code, 3);
+    const { id } = await onlyRun(runs);
+    const r = await runstage(["--runs", runs, "start", id], { cwd: project });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^runstage: run .* is error: only a staged run can be started/);
+  });
+});

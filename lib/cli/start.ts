@@ -2,6 +2,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { RunstageError } from "../errors.ts";
 import { liveProjectDir, reopenLiveRun } from "../live.ts";
+import { readMeta } from "../meta.ts";
 import type { RunStatus } from "../runs.ts";
 import { readStagedRun } from "../staged.ts";
 import { globalOptions, namedRun } from "./context.ts";
@@ -19,7 +20,8 @@ export function startCommand() {
     .argument("<run>", "index from `runs`, id, id prefix, name or label")
     .action(async (spec, _options, command) => {
       const { run, status } = await namedRun(globalOptions(command), spec);
-      const live = liveProjectDir(run) !== undefined;
+      // Only a live run that got through staging: one that failed there has nothing to start.
+      const live = liveProjectDir(run) !== undefined && readMeta(run, "staged") !== undefined;
       if (live && LIVE_RESTARTABLE.includes(status)) reopenLiveRun(run);
       else if (status !== "staged") {
         throw new RunstageError(
