@@ -46,8 +46,7 @@ import { makeRun, type Run } from "./run.ts";
 import { assertNoLinksOut, checkMappedPaths, mapPath } from "./pathmap.ts";
 import { readStagedRun } from "./staged.ts";
 import { comparePaths } from "./pathorder.ts";
-import { openRunSource, requestedOrigin, type RunSource } from "./source.ts";
-import type { SourceOrigin } from "./source.ts";
+import { openRunSource, requestedOrigin, type RunSource, type SourceOrigin } from "./source.ts";
 import { parseSourcecodeRules, selectSourcecode, type SourceSelection } from "./sourcecode.ts";
 
 export interface StageRequest {
@@ -132,31 +131,41 @@ async function prepareStage(req: StageRequest, source: RunSource): Promise<Stage
     env: op.env,
   };
   validateRunInit(init);
-  const selection = req.reuseSourceOf ? await sourceOfRun(req.reuseSourceOf) : mapSelection(
-    await selectSourcecode(project.dir, op.sourcecode, { exclude: [req.runsHome] }),
-    op,
-  );
-  selection.warnings.push(...source.warnings);
-  // A dependency's files are its own (type d), even where source code has the same path.
-  const dependencyPaths = new Set(depends.flatMap((d) => d.files.map((f) => f.to)));
-  selection.files = selection.files.filter((f) => !dependencyPaths.has(f.path));
-  const mappedConfig = {
-    ...configPlan,
-    files: configPlan.files.map((f) => ({ ...f, path: runPathOf(op, f.path) })),
-  };
-  return { init, config: mappedConfig, depends, selection };
+  const selection = req.reuseSourceOf
+    ? await sourceOfRun(req.reuseSourceOf)
+    : await selectRunSource(source, req.runsHome);
+  dropDependencyFiles(selection, depends.flatMap((d) => d.files.map((f) => f.to)));
+  return { init, config: mapConfigPlan(configPlan, op), depends, selection };
 }
 
-/** The selection with run-dir paths; two files the map puts in one place are an error. */
-export function mapSelection(selection: SourceSelection, op: OpDef): SourceSelection {
+/**
+ * The source files a run gets from `source`, by run-dir path (the op's path map
+ * applied; two files it puts in one place are an error), with the source's notes.
+ */
+export async function selectRunSource(
+  source: RunSource,
+  runsHome: string,
+): Promise<SourceSelection> {
+  const { op, project } = source;
+  const selection = await selectSourcecode(project.dir, op.sourcecode, { exclude: [runsHome] });
+  selection.warnings.push(...source.warnings);
   if (!op.pathMap?.length) return selection;
   const paths = checkMappedPaths(selection.files, op.pathMap);
   const files = selection.files.map((f, i) => ({ ...f, path: paths[i] }));
   return { ...selection, files: files.sort((a, b) => comparePaths(a.path, b.path)) };
 }
 
-function runPathOf(op: OpDef, projectPath: string): string {
-  return op.pathMap?.length ? mapPath(op.pathMap, projectPath) : projectPath;
+/** A dependency's files are its own (type d), even where source code has the same path. */
+function dropDependencyFiles(selection: SourceSelection, dependencyPaths: string[]): void {
+  const owned = new Set(dependencyPaths);
+  selection.files = selection.files.filter((f) => !owned.has(f.path));
+}
+
+/** The config plan with the run-dir paths of its files, where flag values are written. */
+function mapConfigPlan(plan: ConfigPlan, op: OpDef): ConfigPlan {
+  const map = op.pathMap;
+  if (!map?.length) return plan;
+  return { ...plan, files: plan.files.map((f) => ({ ...f, path: mapPath(map, f.path) })) };
 }
 
 /** NAME=RUN arguments naming a dependency pick its run; the rest are config flags. */
@@ -455,15 +464,11 @@ export async function restageSnapshot(req: RestageRequest): Promise<{ files: num
   try {
     const config = readMetaJson<RunConfig>(run, "config.json") ?? {};
     const configPlan = await planConfig(source.project.dir, source.op, { exclude: [req.runsHome] });
-    const selection = mapSelection(
-      await selectSourcecode(source.project.dir, source.op.sourcecode, { exclude: [req.runsHome] }),
-      source.op,
-    );
-    const dependencyPaths = new Set(
+    const selection = await selectRunSource(source, req.runsHome);
+    dropDependencyFiles(
+      selection,
       [...staged.files].filter(([, e]) => e.type === "d").map(([path]) => path),
     );
-    selection.files = selection.files.filter((f) => !dependencyPaths.has(f.path));
-    selection.warnings.push(...source.warnings);
     await assertNoLinksOut(run.runDir, selection.files.map((f) => f.path));
     const plan: StagePlan = {
       init: {
@@ -473,10 +478,7 @@ export async function restageSnapshot(req: RestageRequest): Promise<{ files: num
         cmd: source.op.exec.run,
         env: source.op.env,
       },
-      config: {
-        ...configPlan,
-        files: configPlan.files.map((f) => ({ ...f, path: runPathOf(source.op, f.path) })),
-      },
+      config: mapConfigPlan(configPlan, source.op),
       depends: [],
       selection,
     };

@@ -4,7 +4,6 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
-import { exportRuns } from "../export.ts";
 import { formatBytes, globalOptions, printJson } from "./context.ts";
 import { withInterrupt } from "./lifecycle.ts";
 import { archiveProgress } from "./progress.ts";
@@ -27,6 +26,8 @@ export function exportCommand() {
     .option("--json", "print JSON: the archive and each run's files and bytes")
     .action(async (specs, options, command) => {
       const { runsHome, runs } = await namedRuns(globalOptions(command), specs);
+      // Loaded here, not at start-up: the tar code is for this command alone.
+      const { exportRuns } = await import("../export.ts");
       const progress = archiveProgress("Exporting");
       const report = await withInterrupt((interrupt) =>
         exportRuns(runsHome, runs, {

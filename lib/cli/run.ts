@@ -3,8 +3,7 @@ import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import type { OpDef } from "../opdef.ts";
 import { selectOp } from "../project.ts";
-import { selectSourcecode } from "../sourcecode.ts";
-import { checkSourcecodeRules, mapSelection, stageRun } from "../stage.ts";
+import { checkSourcecodeRules, selectRunSource, stageRun } from "../stage.ts";
 import { openRunSource, type RunSource } from "../source.ts";
 import {
   type CommandContext,
@@ -186,8 +185,5 @@ async function preview(
 
 async function previewSelection(ctx: CommandContext, source: RunSource) {
   checkSourcecodeRules(source.project, source.op);
-  const selection = await selectSourcecode(source.project.dir, source.op.sourcecode, {
-    exclude: [ctx.runsHome],
-  });
-  return mapSelection(selection, source.op);
+  return await selectRunSource(source, ctx.runsHome);
 }
