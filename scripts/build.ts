@@ -52,7 +52,7 @@ export type Target = typeof TARGETS[number];
  */
 export const COMPILE_PERMISSIONS = ["--allow-all"];
 /** Loaded by `new Worker(url)`, which deno compile cannot follow: every build lists it. */
-const COPY_WORKER = "lib/copy_worker.ts";
+const COPY_WORKER = "lib/copy/worker.ts";
 
 const USAGE = `usage: deno task build [--host | --target TARGET...] [--offline] [--out DIR]
 
@@ -383,7 +383,7 @@ async function bunCompile(
       "--compile",
       "--define",
       `${BUILD_INFO_GLOBAL}=${JSON.stringify(info)}`,
-      // The worker is an entry point of its own, which lib/copy.ts finds beside main.
+      // The worker is an entry point of its own, which lib/copy/copy.ts finds beside main.
       "main.ts",
       COPY_WORKER,
       "--outfile",

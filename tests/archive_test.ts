@@ -19,7 +19,7 @@ import {
   INDEX_NAME,
   linkEscapeReason,
   parseIndex,
-} from "../lib/archive.ts";
+} from "../lib/archive/format.ts";
 import { onlyRun, runstage } from "./cli.ts";
 import { sha256File, withProject, withTempDir } from "./fixtures.ts";
 

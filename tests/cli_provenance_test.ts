@@ -6,8 +6,8 @@
  * the format docs/run-format.md fixes, so every value is chosen by the test.
  */
 import assert from "node:assert/strict";
-import { metaJson } from "../lib/meta.ts";
-import { runName } from "../lib/run.ts";
+import { metaJson } from "../lib/run/meta.ts";
+import { runName } from "../lib/run/identity.ts";
 import { type CliResult, runstage } from "./cli.ts";
 import {
   commitAll,

@@ -15,10 +15,10 @@ import {
   parseFlagValue,
   planConfig,
   resolveConfig,
-} from "../lib/config.ts";
+} from "../lib/config/config.ts";
 import { RunstageError } from "../lib/errors.ts";
-import { parseGageFile } from "../lib/gagefile.ts";
-import type { OpDef } from "../lib/opdef.ts";
+import { parseGageFile } from "../lib/gagefile/parse.ts";
+import type { OpDef } from "../lib/gagefile/opdef.ts";
 import { runstage } from "./cli.ts";
 
 // --- Helpers ---------------------------------------------------------------------------

@@ -250,7 +250,7 @@ interface ManifestLine {
   path: string;
 }
 
-/** The manifest, read independently of lib/manifest.ts: `<type> <sha256> <path>` lines. */
+/** The manifest, read independently of lib/run/manifest.ts: `<type> <sha256> <path>` lines. */
 async function readManifestLines(path: string): Promise<ManifestLine[]> {
   const text = await Deno.readTextFile(path);
   return text.split("\n").filter(Boolean).map((line) => {

@@ -1,7 +1,7 @@
 /** The copy engine: every byte arrives, digests are right, modes are kept, on every path. */
 import assert from "node:assert/strict";
-import { type CopiedFile, copySourceFiles, type FileToCopy } from "../lib/copy.ts";
-import { copyBigFile, DirectBuffer } from "../lib/filecopy.ts";
+import { type CopiedFile, copySourceFiles, type FileToCopy } from "../lib/copy/copy.ts";
+import { copyBigFile, DirectBuffer } from "../lib/copy/filecopy.ts";
 import { sha256File, withTempDir } from "./fixtures.ts";
 
 const MiB = 1024 * 1024;

@@ -1,14 +1,14 @@
 /**
- * lib/depends.ts: reading `depends` (runstage's shape and Gage's), resolving
+ * lib/depends/depends.ts: reading `depends` (runstage's shape and Gage's), resolving
  * project files and other runs' files before a run is written, putting them in
  * the run dir, and the meta `deps.json`. Projects and runs are real dirs in a
- * temp dir; runs are made with lib/meta.ts as runstage makes them, so their
+ * temp dir; runs are made with lib/run/meta.ts as runstage makes them, so their
  * order, op and status come from their meta files.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { RunstageError } from "../lib/errors.ts";
-import { parseGageFile } from "../lib/gagefile.ts";
+import { parseGageFile } from "../lib/gagefile/parse.ts";
 import {
   applyDepends,
   type Dependency,
@@ -17,11 +17,11 @@ import {
   readDepends,
   type ResolvedDependency,
   resolveDepends,
-} from "../lib/depends.ts";
-import { initRunMeta, writeMeta } from "../lib/meta.ts";
-import type { OpDef } from "../lib/opdef.ts";
-import { opNamespace } from "../lib/project.ts";
-import { makeRun, type Run } from "../lib/run.ts";
+} from "../lib/depends/depends.ts";
+import { initRunMeta, writeMeta } from "../lib/run/meta.ts";
+import type { OpDef } from "../lib/gagefile/opdef.ts";
+import { opNamespace } from "../lib/gagefile/project.ts";
+import { makeRun, type Run } from "../lib/run/identity.ts";
 
 // --- fixtures ---------------------------------------------------------------------
 

@@ -1,17 +1,17 @@
 /**
- * lib/exec.ts: every phase goes through `runPhase`. These tests run real
+ * lib/stage/exec.ts: every phase goes through `runPhase`. These tests run real
  * processes (sh, printf, python3) for a run made by `makeRun` in a temp runs
  * home, and read what the phase left in the meta dir: output, index, runner
  * log and proc/lock.
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { commandArgv, EXIT_NOT_FOUND, runEnv, runPhase, stagingEnv } from "../lib/exec.ts";
-import { pyRepr } from "../lib/meta.ts";
-import type { ExecCommand, Phase } from "../lib/opdef.ts";
-import { phaseByName, PHASES } from "../lib/opdef.ts";
-import { type OutputLine, readOutput } from "../lib/output.ts";
-import { makeRun, type Run } from "../lib/run.ts";
+import { commandArgv, EXIT_NOT_FOUND, runEnv, runPhase, stagingEnv } from "../lib/stage/exec.ts";
+import { pyRepr } from "../lib/run/meta.ts";
+import type { ExecCommand, Phase } from "../lib/gagefile/opdef.ts";
+import { phaseByName, PHASES } from "../lib/gagefile/opdef.ts";
+import { type OutputLine, readOutput } from "../lib/run/output.ts";
+import { makeRun, type Run } from "../lib/run/identity.ts";
 import { withTempDir } from "./fixtures.ts";
 
 const RUN_PHASE = phaseByName("run");

@@ -7,7 +7,7 @@ import {
   parseGageFile,
   readGageFile,
   readOpDef,
-} from "../lib/gagefile.ts";
+} from "../lib/gagefile/parse.ts";
 import { assertUserError, withTempDir, writeFile } from "./fixtures.ts";
 
 /** A parsed value as plain JSON data: smol-toml builds null-prototype tables. */

@@ -1,12 +1,12 @@
 /**
- * lib/manifest.ts and lib/fileslog.ts: the manifest's grouping and byte order,
+ * lib/run/manifest.ts and lib/run/fileslog.ts: the manifest's grouping and byte order,
  * hashing against an independent WebCrypto digest, log/files events, and
  * verifying a run dir against its manifest. Real files in temp dirs; mtimes are
  * set explicitly (Deno.utime) so expected log lines are computed, not read back.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { logFileChanges, readRunFiles, type RunFiles, scanRunDir } from "../lib/fileslog.ts";
+import { logFileChanges, readRunFiles, type RunFiles, scanRunDir } from "../lib/run/fileslog.ts";
 import {
   formatManifest,
   hashFile,
@@ -15,10 +15,10 @@ import {
   verifyPassed,
   verifyRunFiles,
   writeManifest,
-} from "../lib/manifest.ts";
-import type { FileType } from "../lib/opdef.ts";
-import { comparePaths, isRepresentablePath } from "../lib/pathorder.ts";
-import { makeRun, type Run } from "../lib/run.ts";
+} from "../lib/run/manifest.ts";
+import type { FileType } from "../lib/gagefile/opdef.ts";
+import { comparePaths, isRepresentablePath } from "../lib/fs/pathorder.ts";
+import { makeRun, type Run } from "../lib/run/identity.ts";
 import { sha256File, withTempDir } from "./fixtures.ts";
 
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";

@@ -1,10 +1,10 @@
 /**
- * lib/output.ts: captured phase output. The `.index` file is decoded here by hand
+ * lib/run/output.ts: captured phase output. The `.index` file is decoded here by hand
  * with a DataView (big-endian u64 milliseconds, then one stream byte), so these
  * tests do not trust `readOutput` to check the writer.
  */
 import assert from "node:assert/strict";
-import { INDEX_RECORD_SIZE, OutputWriter, readOutput, type Stream } from "../lib/output.ts";
+import { INDEX_RECORD_SIZE, OutputWriter, readOutput, type Stream } from "../lib/run/output.ts";
 import { withTempDir } from "./fixtures.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -14,7 +14,7 @@ interface Record {
   stream: number;
 }
 
-/** The index decoded independently of lib/output.ts. */
+/** The index decoded independently of lib/run/output.ts. */
 async function readIndex(path: string): Promise<Record[]> {
   const bytes = await Deno.readFile(`${path}.index`);
   assert.equal(bytes.length % 9, 0, `index of ${bytes.length} bytes is whole 9-byte records`);

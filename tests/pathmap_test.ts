@@ -7,7 +7,7 @@ import {
   mapPath,
   parsePathMap,
   type PathMap,
-} from "../lib/pathmap.ts";
+} from "../lib/source/pathmap.ts";
 import { assertUserError, assertUserErrorAsync, withTempDir, writeTree } from "./fixtures.ts";
 
 const WHERE = 'gage.toml: op "train"';

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parseGageFile } from "../lib/gagefile.ts";
+import { parseGageFile } from "../lib/gagefile/parse.ts";
 import {
   openProject,
   opNamespace,
   type Project,
   resolveRunsHome,
   selectOp,
-} from "../lib/project.ts";
+} from "../lib/gagefile/project.ts";
 import { assertUserError, assertUserErrorAsync, withTempDir, writeFile } from "./fixtures.ts";
 
 /** A project made in memory from Gage file text, for the pure functions. */

@@ -1,12 +1,12 @@
 /**
- * lib/run.ts (run ids, names and paths) and lib/clock.ts (meta timestamps and
+ * lib/run/identity.ts (run ids, names and paths) and lib/run/clock.ts (meta timestamps and
  * runner-log times). Expected names are worked out by hand from the proquint
  * tables, not by calling the code under test.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { localIsoTime, microsToDate, timestampMicros } from "../lib/clock.ts";
-import { makeRun, runAt, runName } from "../lib/run.ts";
+import { localIsoTime, microsToDate, timestampMicros } from "../lib/run/clock.ts";
+import { makeRun, runAt, runName } from "../lib/run/identity.ts";
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -124,7 +124,7 @@ Deno.test("localIsoTime: YYYY-MM-DDTHH:MM:SS+HHMM, agreeing with the local offse
 });
 
 Deno.test("localIsoTime in other time zones (a subprocess per TZ)", async () => {
-  const clock = new URL("../lib/clock.ts", import.meta.url).href;
+  const clock = new URL("../lib/run/clock.ts", import.meta.url).href;
   const cases: [string, number, string][] = [
     // The run format's example: winter time in Berlin is +0100.
     ["Europe/Berlin", Date.UTC(2026, 10, 21, 9, 31, 2), "2026-11-21T10:31:02+0100"],

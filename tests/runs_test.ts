@@ -1,12 +1,18 @@
 /**
- * Listing runs and naming them (lib/runs.ts), and the trash's moves
- * (lib/trash.ts), on runs homes written by hand so every id, time and label is
+ * Listing runs and naming them (lib/run/listing.ts), and the trash's moves
+ * (lib/run/trash.ts), on runs homes written by hand so every id, time and label is
  * chosen by the test.
  */
 import assert from "node:assert/strict";
-import { listRuns, readSummary, resolveRun, resolveRuns, type RunInfo } from "../lib/runs.ts";
-import { runAt, runName } from "../lib/run.ts";
-import { deleteRuns, purgeRuns, restoreRuns } from "../lib/trash.ts";
+import {
+  listRuns,
+  readSummary,
+  resolveRun,
+  resolveRuns,
+  type RunInfo,
+} from "../lib/run/listing.ts";
+import { runAt, runName } from "../lib/run/identity.ts";
+import { deleteRuns, purgeRuns, restoreRuns } from "../lib/run/trash.ts";
 import { assertUserError, listTree, withTempDir, writeTree } from "./fixtures.ts";
 
 /** Ids chosen so that prefixes `aaaa` and `bbbb` each name two runs. */

@@ -6,8 +6,8 @@ import {
   parseSourcecodeRules,
   selectSourcecode,
   type SourceSelection,
-} from "../lib/sourcecode.ts";
-import { findGitWorkTree } from "../lib/vcs.ts";
+} from "../lib/source/select.ts";
+import { findGitWorkTree } from "../lib/git/vcs.ts";
 import { type Files, git, withProject } from "./fixtures.ts";
 
 function paths(selection: SourceSelection): string[] {

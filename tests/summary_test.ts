@@ -1,20 +1,20 @@
 /**
- * lib/summary.ts: a run's summary from its run dir's summary.json, the op's
+ * lib/stage/summary.ts: a run's summary from its run dir's summary.json, the op's
  * output-summary pattern, or the last `--- summary ---` block of its output, in
  * that order. Runs are real dirs in a temp runs home; output is written with
- * lib/output.ts's writer so lines carry their streams, as a real run's do.
+ * lib/run/output.ts's writer so lines carry their streams, as a real run's do.
  */
 import assert from "node:assert/strict";
 import { RunstageError } from "../lib/errors.ts";
-import type { OpDef } from "../lib/opdef.ts";
-import { OutputWriter, type Stream } from "../lib/output.ts";
-import { makeRun, type Run } from "../lib/run.ts";
+import type { OpDef } from "../lib/gagefile/opdef.ts";
+import { OutputWriter, type Stream } from "../lib/run/output.ts";
+import { makeRun, type Run } from "../lib/run/identity.ts";
 import {
   checkOutputSummary,
   collectSummary,
   parseOutputSummary,
   type RunSummary,
-} from "../lib/summary.ts";
+} from "../lib/stage/summary.ts";
 
 function op(raw: Record<string, unknown> = {}): OpDef {
   return { name: "train", default: false, exec: {}, sourcecode: undefined, env: {}, raw };

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { comparePaths } from "../lib/pathorder.ts";
-import { selectSourcecode } from "../lib/sourcecode.ts";
+import { comparePaths } from "../lib/fs/pathorder.ts";
+import { selectSourcecode } from "../lib/source/select.ts";
 import {
   CI_COMMIT_VARIABLES,
   describeWorkTree,
@@ -19,7 +19,7 @@ import {
   remoteUrl,
   resolveCommit,
   type WorkTreeState,
-} from "../lib/vcs.ts";
+} from "../lib/git/vcs.ts";
 import {
   assertUserError,
   assertUserErrorAsync,
@@ -32,8 +32,8 @@ import {
   writeTree,
 } from "./fixtures.ts";
 
-/** lib/vcs.ts for scripts run in a process of their own. */
-const VCS_MODULE = new URL("../lib/vcs.ts", import.meta.url).href;
+/** lib/git/vcs.ts for scripts run in a process of their own. */
+const VCS_MODULE = new URL("../lib/git/vcs.ts", import.meta.url).href;
 
 const BINARY = new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 3, 0xff, 0xfe]);
 

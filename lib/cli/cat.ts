@@ -8,8 +8,8 @@ import { once } from "node:events";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import process from "node:process";
 import { RunstageError, UsageError } from "../errors.ts";
-import { type Phase, PHASES } from "../opdef.ts";
-import type { Run } from "../run.ts";
+import { type Phase, PHASES } from "../gagefile/opdef.ts";
+import type { Run } from "../run/identity.ts";
 import { globalOptions } from "./context.ts";
 import { namedOneRun, RUN_SPEC_HELP } from "./runs.ts";
 

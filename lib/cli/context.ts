@@ -3,9 +3,9 @@
  * and a way to name a run.
  */
 import process from "node:process";
-import { microsToDate } from "../clock.ts";
-import { openProject, type Project, resolveRunsHome } from "../project.ts";
-import { resolveRun, type RunInfo } from "../runs.ts";
+import { microsToDate } from "../run/clock.ts";
+import { openProject, type Project, resolveRunsHome } from "../gagefile/project.ts";
+import { resolveRun, type RunInfo } from "../run/listing.ts";
 
 export interface GlobalOptions {
   project?: string;

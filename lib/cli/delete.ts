@@ -6,8 +6,8 @@ import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { createInterface } from "node:readline/promises";
 import { RunstageError, UsageError } from "../errors.ts";
-import { listRuns, type RunInfo } from "../runs.ts";
-import { checkNotRunning, deleteRuns, purgeRuns, restoreRuns } from "../trash.ts";
+import { listRuns, type RunInfo } from "../run/listing.ts";
+import { checkNotRunning, deleteRuns, purgeRuns, restoreRuns } from "../run/trash.ts";
 import { commandContext, formatTable, type GlobalOptions, globalOptions } from "./context.ts";
 import { namedRuns, plural, RUN_SPEC_HELP, runNameList } from "./runs.ts";
 

@@ -5,11 +5,11 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
-import { readManifest } from "../manifest.ts";
-import { readMetaJson } from "../meta.ts";
-import { comparePaths } from "../pathorder.ts";
-import type { Run } from "../run.ts";
-import { readRunVcs, readSummary, type RunInfo, type RunVcs } from "../runs.ts";
+import { readManifest } from "../run/manifest.ts";
+import { readMetaJson } from "../run/meta.ts";
+import { comparePaths } from "../fs/pathorder.ts";
+import type { Run } from "../run/identity.ts";
+import { readRunVcs, readSummary, type RunInfo, type RunVcs } from "../run/listing.ts";
 import { globalOptions, printJson } from "./context.ts";
 import { formatMetric, namedOneRun, RUN_SPEC_HELP } from "./runs.ts";
 

@@ -27,7 +27,7 @@ export function exportCommand() {
     .action(async (specs, options, command) => {
       const { runsHome, runs } = await namedRuns(globalOptions(command), specs);
       // Loaded here, not at start-up: the tar code is for this command alone.
-      const { exportRuns } = await import("../export.ts");
+      const { exportRuns } = await import("../archive/export.ts");
       const progress = archiveProgress("Exporting");
       const report = await withInterrupt((interrupt) =>
         exportRuns(runsHome, runs, {

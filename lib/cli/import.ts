@@ -2,7 +2,7 @@
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { resolve } from "node:path";
-import type { ImportReport } from "../import.ts";
+import type { ImportReport } from "../archive/import.ts";
 import { commandContext, formatBytes, globalOptions, printJson } from "./context.ts";
 import { archiveProgress } from "./progress.ts";
 import { withInterrupt } from "./lifecycle.ts";
@@ -20,7 +20,7 @@ export function importCommand() {
     .action(async (file, options, command) => {
       const { runsHome } = await commandContext(globalOptions(command));
       // Loaded here, not at start-up: the tar code is for this command alone.
-      const { importArchive } = await import("../import.ts");
+      const { importArchive } = await import("../archive/import.ts");
       const progress = archiveProgress("Importing");
       const report = await withInterrupt((interrupt) =>
         importArchive(file, runsHome, { onProgress: progress.update, signal: interrupt.signal })

@@ -2,7 +2,7 @@
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { UsageError } from "../errors.ts";
-import { removeMeta, writeMeta } from "../meta.ts";
+import { removeMeta, writeMeta } from "../run/meta.ts";
 import { globalOptions } from "./context.ts";
 import { namedRuns, plural, RUN_SPEC_HELP, runNameList } from "./runs.ts";
 

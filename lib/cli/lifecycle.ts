@@ -5,7 +5,7 @@
  */
 import process from "node:process";
 import { Interrupt } from "../interrupt.ts";
-import { type StartRequest, startRun } from "../stage.ts";
+import { type StartRequest, startRun } from "../stage/stage.ts";
 
 /** Runs `body` with this process's stop signals routed to one Interrupt. */
 export async function withInterrupt<T>(body: (interrupt: Interrupt) => Promise<T>): Promise<T> {

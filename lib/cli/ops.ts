@@ -1,9 +1,9 @@
 /** `runstage ops`: the ops of the project's Gage file, or one op's flags (`--help-op OP`). */
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
-import { formatOpHelp, planConfig } from "../config.ts";
+import { formatOpHelp, planConfig } from "../config/config.ts";
 import { RunstageError } from "../errors.ts";
-import { selectOp } from "../project.ts";
+import { selectOp } from "../gagefile/project.ts";
 import { commandContext, formatTable, globalOptions, printJson } from "./context.ts";
 
 export function opsCommand() {

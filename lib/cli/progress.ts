@@ -5,7 +5,7 @@
  * for archives of 256 MiB or more.
  */
 import process from "node:process";
-import type { ArchiveProgress } from "../export.ts";
+import type { ArchiveProgress } from "../archive/export.ts";
 import { formatBytes } from "./context.ts";
 
 export interface StagingProgress {

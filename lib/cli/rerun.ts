@@ -1,12 +1,12 @@
 /** `runstage rerun RUN [flags]`: a new run of the same op with the same config. */
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
-import { formatFlagValue } from "../config.ts";
-import { readMetaJson } from "../meta.ts";
-import { openProject } from "../project.ts";
-import { resolveRun } from "../runs.ts";
-import { readStagedRun } from "../staged.ts";
-import { stageRun } from "../stage.ts";
+import { formatFlagValue } from "../config/config.ts";
+import { readMetaJson } from "../run/meta.ts";
+import { openProject } from "../gagefile/project.ts";
+import { resolveRun } from "../run/listing.ts";
+import { readStagedRun } from "../stage/staged.ts";
+import { stageRun } from "../stage/stage.ts";
 import { commandContext, globalOptions } from "./context.ts";
 import { reportStagingFailure, startAndReport, warnNote, withInterrupt } from "./lifecycle.ts";
 

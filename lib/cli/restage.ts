@@ -6,10 +6,10 @@
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { RunstageError } from "../errors.ts";
-import { freezeLiveRun, liveProjectDir } from "../live.ts";
-import { openProject } from "../project.ts";
-import { readStagedRun } from "../staged.ts";
-import { restageSnapshot } from "../stage.ts";
+import { freezeLiveRun, liveProjectDir } from "../stage/live.ts";
+import { openProject } from "../gagefile/project.ts";
+import { readStagedRun } from "../stage/staged.ts";
+import { restageSnapshot } from "../stage/stage.ts";
 import { globalOptions, namedRun, printJson } from "./context.ts";
 import { warnNote, withInterrupt } from "./lifecycle.ts";
 import { progressDisplay } from "./progress.ts";

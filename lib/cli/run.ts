@@ -1,10 +1,10 @@
 /** `runstage run [OP]` and `runstage stage [OP]`: stage a run, and for `run`, run it. */
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
-import type { OpDef } from "../opdef.ts";
-import { selectOp } from "../project.ts";
-import { checkSourcecodeRules, selectRunSource, stageRun } from "../stage.ts";
-import { openRunSource, type RunSource } from "../source.ts";
+import type { OpDef } from "../gagefile/opdef.ts";
+import { selectOp } from "../gagefile/project.ts";
+import { checkSourcecodeRules, selectRunSource, stageRun } from "../stage/stage.ts";
+import { openRunSource, type RunSource } from "../source/origin.ts";
 import {
   type CommandContext,
   commandContext,
@@ -17,7 +17,7 @@ import {
 import { progressDisplay } from "./progress.ts";
 import type { Interrupt } from "../interrupt.ts";
 import { reportStagingFailure, startAndReport, warnNote, withInterrupt } from "./lifecycle.ts";
-import { formatOpHelp, planConfig } from "../config.ts";
+import { formatOpHelp, planConfig } from "../config/config.ts";
 
 interface StageCommandOptions {
   preview?: boolean;

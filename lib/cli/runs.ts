@@ -17,7 +17,7 @@ import {
   type RunInfo,
   type RunStatus,
   type RunVcs,
-} from "../runs.ts";
+} from "../run/listing.ts";
 import {
   commandContext,
   formatTable,

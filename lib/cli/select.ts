@@ -3,7 +3,7 @@ import { Command } from "@commander-js/extra-typings";
 import { resolve } from "node:path";
 import process from "node:process";
 import { UsageError } from "../errors.ts";
-import type { RunInfo } from "../runs.ts";
+import type { RunInfo } from "../run/listing.ts";
 import { globalOptions } from "./context.ts";
 import { namedOneRun, RUN_SPEC_HELP } from "./runs.ts";
 

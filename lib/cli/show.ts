@@ -6,9 +6,9 @@ import { Command } from "@commander-js/extra-typings";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { readManifest } from "../manifest.ts";
-import { readMeta, readMetaJson } from "../meta.ts";
-import { readRunVcs, readSummary, type RunInfo, type RunVcs } from "../runs.ts";
+import { readManifest } from "../run/manifest.ts";
+import { readMeta, readMetaJson } from "../run/meta.ts";
+import { readRunVcs, readSummary, type RunInfo, type RunVcs } from "../run/listing.ts";
 import { formatTable, formatTime, globalOptions, printJson } from "./context.ts";
 import { formatMetric, namedOneRun, RUN_SPEC_HELP, runInfoJson } from "./runs.ts";
 

@@ -1,10 +1,10 @@
 /** `runstage start RUN`: run a staged run, here or on the machine it was copied to. */
 import { Command } from "@commander-js/extra-typings";
 import { RunstageError } from "../errors.ts";
-import { liveProjectDir, reopenLiveRun } from "../live.ts";
-import { readMeta } from "../meta.ts";
-import type { RunStatus } from "../runs.ts";
-import { readStagedRun } from "../staged.ts";
+import { liveProjectDir, reopenLiveRun } from "../stage/live.ts";
+import { readMeta } from "../run/meta.ts";
+import type { RunStatus } from "../run/listing.ts";
+import { readStagedRun } from "../stage/staged.ts";
 import { globalOptions, namedRun } from "./context.ts";
 import { startAndReport, warnNote, withInterrupt } from "./lifecycle.ts";
 

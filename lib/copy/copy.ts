@@ -1,0 +1,278 @@
+/**
+ * Copies selected source files into the run dir, hashing each on the way (one
+ * read per file feeds both). Small files are copied on this thread with plain
+ * synchronous syscalls: on our machines creating files is the cost, and piling
+ * thousands of concurrent creates onto two cores only adds contention. Big files
+ * go to copy workers on other threads, so their hashing and writing overlaps
+ * the small files; where Worker is missing (Node), they are copied here too.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { ChunkRing } from "./chunkring.ts";
+import { RunInterrupted } from "../interrupt.ts";
+import { mtimeMicros } from "../run/fileslog.ts";
+import {
+  copyBigFile,
+  type CopyJob,
+  type CopyResult,
+  copySmallFile,
+  DIRECT_IO_FROM,
+  DirectBuffer,
+} from "./filecopy.ts";
+
+export interface FileToCopy {
+  /** Where the file goes, relative to the run dir, '/'-separated. */
+  path: string;
+  /** Absolute path to read from. */
+  src: string;
+  size: number;
+  mode: number;
+}
+
+export interface CopiedFile {
+  path: string;
+  digest: string;
+  size: number;
+  /** The copy's mtime in microseconds, so the digest can be trusted until it changes. */
+  mtime: number;
+}
+
+export interface CopyProgress {
+  files: number;
+  bytes: number;
+}
+
+/** How long the main thread copies before it yields to progress and worker messages. */
+const SLICE_MS = 20;
+
+/** Copies `files` into `runDir` keeping their modes, and returns what was written. */
+export async function copySourceFiles(
+  files: readonly FileToCopy[],
+  runDir: string,
+  onProgress?: (progress: CopyProgress) => void,
+  options: {
+    /** `false` copies big files on this thread too (as where Worker is missing). */
+    workers?: boolean;
+    /** Stops the copy at the next file (RunInterrupted, with the signal's name). */
+    signal?: AbortSignal;
+  } = {},
+): Promise<CopiedFile[]> {
+  makeParentDirs(files, runDir);
+  const progress: CopyProgress = { files: 0, bytes: 0 };
+  const copied: CopiedFile[] = [];
+  const done = (file: FileToCopy, result: CopyResult) => {
+    copied.push({
+      path: file.path,
+      digest: result.digest,
+      size: result.size,
+      mtime: mtimeMicros(result.mtimeMs),
+    });
+    progress.files++;
+    progress.bytes += result.size;
+    onProgress?.(progress);
+  };
+  const umask = process.umask();
+  const job = (f: FileToCopy): CopyJob => ({
+    src: f.src,
+    dst: join(runDir, f.path),
+    mode: f.mode,
+    size: f.size,
+  });
+  // Biggest first: the biggest file is the critical path.
+  const big = files.filter((f) => f.size >= DIRECT_IO_FROM).sort((a, b) => b.size - a.size);
+  const small = files.filter((f) => f.size < DIRECT_IO_FROM);
+  const starting = big.length > 0 && options.workers !== false
+    ? BigFilePipeline.start()
+    : Promise.resolve(undefined);
+  try {
+    // Big files start as soon as the workers are up, or here if they cannot be.
+    const bigDone = starting.then(async (pipeline) => {
+      if (!pipeline) return await copyBigFilesHere(big, umask, job, done);
+      await Promise.all(big.map(async (f) => done(f, await pipeline.copy(job(f), umask))));
+    });
+    await copySmallFiles(small, new DirectBuffer(), umask, job, done, options.signal);
+    await bigDone;
+  } finally {
+    (await starting)?.close();
+  }
+  return copied;
+}
+
+/** Copies on this thread, yielding now and then so progress and workers are heard. */
+async function copySmallFiles(
+  files: readonly FileToCopy[],
+  buffer: DirectBuffer,
+  umask: number,
+  job: (f: FileToCopy) => CopyJob,
+  done: (f: FileToCopy, r: CopyResult) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  let sliceStart = performance.now();
+  for (const file of files) {
+    if (signal?.aborted) throw new RunInterrupted(signal.reason);
+    done(file, copySmallFile(job(file), buffer, umask));
+    if (performance.now() - sliceStart > SLICE_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      sliceStart = performance.now();
+    }
+  }
+}
+
+/**
+ * Without workers, big files are copied here one at a time (each owns the two
+ * pipeline buffers while it runs); their async writes interleave with the
+ * small files' loop.
+ */
+async function copyBigFilesHere(
+  files: readonly FileToCopy[],
+  umask: number,
+  job: (f: FileToCopy) => CopyJob,
+  done: (f: FileToCopy, r: CopyResult) => void,
+): Promise<void> {
+  const buffers: [DirectBuffer, DirectBuffer] = [new DirectBuffer(), new DirectBuffer()];
+  for (const file of files) done(file, await copyBigFile(job(file), buffers, umask));
+}
+
+function makeParentDirs(files: readonly FileToCopy[], runDir: string): void {
+  const dirs = new Set<string>();
+  for (const f of files) dirs.add(dirname(f.path));
+  // Sorted, so each mkdir finds its parent made.
+  for (const dir of [...dirs].sort()) mkdirSync(join(runDir, dir), { recursive: true });
+}
+
+type HalfReply =
+  | { id: number; result: Partial<CopyResult> & { size: number } }
+  | { id: number; aborted: true }
+  | { id: number; error: { message: string; code?: string } };
+
+/**
+ * Where the worker module is: beside this one when it runs as lib/copy/copy.ts
+ * (deno run, deno compile); relative to the entry point when a bundler has made
+ * this module part of it (bun build --compile, which must list the worker as
+ * an entry point too).
+ */
+function copyWorkerUrl(): string {
+  const here = import.meta.url;
+  return new URL(here.endsWith("/copy.ts") ? "./worker.ts" : "./lib/copy/worker.ts", here)
+    .href;
+}
+
+/** How long workers may take to load before big files are copied on this thread instead. */
+const WORKER_START_MS = 10_000;
+
+/**
+ * The big-file pipeline: a reader worker and a writer worker sharing a chunk
+ * ring, copying one file at a time while this thread copies small files.
+ */
+class BigFilePipeline {
+  #ring = ChunkRing.allocate();
+  #reader: Worker;
+  #writer: Worker;
+  #ready: Promise<unknown>;
+  #waiting = new Map<Worker, (reply: HalfReply) => void>();
+  #nextId = 0;
+  #queue: Promise<unknown> = Promise.resolve();
+  /** Start timeouts still pending: close() clears them, or they would hold the process open. */
+  #startTimers = new Set<ReturnType<typeof setTimeout>>();
+
+  /**
+   * A pipeline whose workers have loaded, or undefined where this runtime lacks
+   * Worker or SharedArrayBuffer, or the workers fail to start.
+   */
+  static async start(): Promise<BigFilePipeline | undefined> {
+    if (typeof Worker === "undefined" || typeof SharedArrayBuffer === "undefined") return undefined;
+    let pipeline: BigFilePipeline | undefined;
+    try {
+      pipeline = new BigFilePipeline();
+      await pipeline.#ready;
+      return pipeline;
+    } catch {
+      pipeline?.close();
+      return undefined;
+    }
+  }
+
+  private constructor() {
+    const reader = this.#spawn("reader");
+    const writer = this.#spawn("writer");
+    this.#reader = reader.worker;
+    this.#writer = writer.worker;
+    this.#ready = Promise.all([reader.ready, writer.ready]);
+  }
+
+  #spawn(role: "reader" | "writer"): { worker: Worker; ready: Promise<void> } {
+    const worker = new Worker(copyWorkerUrl(), { type: "module" });
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error("copy worker did not start")),
+        WORKER_START_MS,
+      );
+      this.#startTimers.add(timer);
+      worker.onerror = (event) => {
+        event.preventDefault();
+        clearTimeout(timer);
+        reject(new Error(`copy worker failed to start: ${event.message}`));
+      };
+      worker.onmessage = (event: MessageEvent<{ ready?: true }>) => {
+        if (!event.data.ready) return;
+        clearTimeout(timer);
+        this.#listen(worker);
+        resolve();
+      };
+    });
+    worker.postMessage({ role, ring: this.#ring.shared });
+    return { worker, ready };
+  }
+
+  /** Once loaded: replies go to whoever waits on this worker; a crash aborts the file. */
+  #listen(worker: Worker): void {
+    worker.onmessage = (event: MessageEvent<HalfReply>) => this.#waiting.get(worker)?.(event.data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      this.#ring.abort();
+      this.#waiting.get(worker)?.({
+        id: -1,
+        error: { message: `copy worker failed: ${event.message}` },
+      });
+    };
+  }
+
+  /** Copies one file; calls queue up, since the ring serves one file at a time. */
+  copy(job: CopyJob, umask: number): Promise<CopyResult> {
+    const result = this.#queue.then(() => this.#copyNow(job, umask));
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  async #copyNow(job: CopyJob, umask: number): Promise<CopyResult> {
+    this.#ring.reset();
+    const id = this.#nextId++;
+    const [read, written] = await Promise.all(
+      [this.#reader, this.#writer].map((worker) =>
+        new Promise<HalfReply>((resolve) => {
+          this.#waiting.set(worker, resolve);
+          worker.postMessage({ id, job, umask });
+        })
+      ),
+    );
+    // The side that failed has the error; the other only knows it was aborted.
+    for (const reply of [read, written]) {
+      if ("error" in reply) {
+        throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
+      }
+    }
+    if (!("result" in read) || !("result" in written)) throw new Error("copy aborted");
+    return {
+      digest: read.result.digest!,
+      size: read.result.size,
+      mtimeMs: written.result.mtimeMs!,
+    };
+  }
+
+  close(): void {
+    for (const timer of this.#startTimers) clearTimeout(timer);
+    this.#reader.terminate();
+    this.#writer.terminate();
+  }
+}

@@ -1,0 +1,417 @@
+/**
+ * The runs of a runs home: listing them newest first, their status, and finding
+ * the ones a user names by index, slice, id, id prefix, name or label.
+ *
+ * Listing is what every command does first, on runs homes of thousands of runs,
+ * often while runs are being written: it reads only a few small meta files per
+ * run (never a manifest), and a file that is absent or half-written is simply
+ * not there yet, never an error.
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { RunstageError, UsageError } from "../errors.ts";
+import { processAlive } from "./process.ts";
+import { parseOpRef, readMeta as readMetaFile } from "./meta.ts";
+import { type Run, RUN_ID_PATTERN, runAt, runName } from "./identity.ts";
+import type { VcsMeta } from "../git/vcs.ts";
+
+export type RunStatus =
+  | "completed"
+  | "error"
+  | "terminated"
+  | "running"
+  | "staged"
+  | "pending"
+  | "unknown"
+  | "deleted";
+
+export const RUN_STATUSES: readonly RunStatus[] = [
+  "completed",
+  "error",
+  "terminated",
+  "running",
+  "staged",
+  "pending",
+  "unknown",
+  "deleted",
+];
+
+/** A metric of meta `summary.json`: a number or, for what is not one, a string. */
+export type MetricValue = number | string;
+
+export interface RunInfo {
+  /** 1 is the newest run of its listing (the runs home, or its trash). */
+  index: number;
+  run: Run;
+  op: string;
+  status: RunStatus;
+  exitCode?: number;
+  initialized?: number;
+  started?: number;
+  stopped?: number;
+  /** Meta `label`, when set. */
+  label?: string;
+  /** The `metrics` of meta `summary.json`; empty when it has none. */
+  metrics: Record<string, MetricValue>;
+  /** In the trash: `run` points into `<runs home>/.trash`. */
+  deleted: boolean;
+  /**
+   * Meta `live`: the project dir a live run's source files are links into.
+   * Undefined for a snapshot run, whose files are copies.
+   */
+  live?: string;
+}
+
+/** The trash lives inside the runs home, so moving a run there is a rename on one file system. */
+export const TRASH_DIR = ".trash";
+
+export function trashDir(runsHome: string): string {
+  return join(runsHome, TRASH_DIR);
+}
+
+/**
+ * A meta file, or undefined when absent. Listing reads a few of these for every
+ * run, and most optional files are absent: checking first is several times
+ * cheaper than the exception a failed read costs. A file that vanishes between
+ * the check and the read is still just absent.
+ */
+function readMeta(run: Run, name: string): string | undefined {
+  return existsSync(join(run.metaDir, name)) ? readMetaFile(run, name) : undefined;
+}
+
+/** A timestamp, or undefined when absent or not a number yet (`Number("")` would be 0). */
+function readMetaTimestamp(run: Run, name: string): number | undefined {
+  const text = readMeta(run, name)?.trim();
+  const n = text ? Number(text) : NaN;
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function readMetaJson<T>(run: Run, name: string): T | undefined {
+  const text = readMeta(run, name);
+  try {
+    return text === undefined ? undefined : JSON.parse(text) as T;
+  } catch {
+    return undefined; // half-written by a tool that does not write atomically
+  }
+}
+
+/**
+ * The first rule that holds: `proc/exit` (0 completed, > 0 error, < 0 terminated);
+ * `proc/lock` naming a live process (running) or a dead one (terminated);
+ * `staged`; `initialized` (pending); else unknown.
+ */
+export function runStatus(run: Run, exit = readMeta(run, "proc/exit")): RunStatus {
+  if (exit !== undefined) {
+    const code = Number(exit.trim());
+    return code === 0 ? "completed" : code > 0 ? "error" : "terminated";
+  }
+  const lock = readMeta(run, "proc/lock");
+  if (lock !== undefined) return processAlive(Number(lock.trim())) ? "running" : "terminated";
+  if (readMeta(run, "staged") !== undefined) return "staged";
+  if (readMeta(run, "initialized") !== undefined) return "pending";
+  return "unknown";
+}
+
+/** The pid of the process a run's `proc/lock` names, when that process is alive. */
+export function runningPid(run: Run): number | undefined {
+  if (readMeta(run, "proc/exit") !== undefined) return undefined;
+  const pid = Number(readMeta(run, "proc/lock")?.trim());
+  return processAlive(pid) ? pid : undefined;
+}
+
+export interface ListOptions {
+  /** List the trash instead of the runs home. */
+  deleted?: boolean;
+}
+
+/**
+ * Every run of the runs home (or of its trash), newest first. Half-written runs
+ * are listed, never fatal; the trash dir is not a run and is skipped.
+ */
+export function listRuns(runsHome: string, options: ListOptions = {}): RunInfo[] {
+  const home = options.deleted ? trashDir(runsHome) : runsHome;
+  let names: string[];
+  try {
+    names = readdirSync(home);
+  } catch {
+    return [];
+  }
+  const runs: RunInfo[] = [];
+  for (const name of names) {
+    // Only `<uuid>.meta` makes a run: `.trash`, `<id>/`, `<id>.project` and
+    // stray files are not runs.
+    if (!name.endsWith(".meta") || !RUN_ID_PATTERN.test(name.slice(0, -5))) continue;
+    const info = readRunInfo(home, name.slice(0, -5));
+    if (info === undefined) continue;
+    if (options.deleted) info.status = "deleted";
+    info.deleted = options.deleted ?? false;
+    runs.push(info);
+  }
+  runs.sort((a, b) =>
+    (b.initialized ?? 0) - (a.initialized ?? 0) || a.run.id.localeCompare(b.run.id)
+  );
+  runs.forEach((r, i) => (r.index = i + 1));
+  return runs;
+}
+
+/**
+ * What a listing shows of one run. Undefined when its meta dir vanished since
+ * the runs home was read (a run purged or deleted meanwhile).
+ */
+export function readRunInfo(runsHome: string, id: string): RunInfo | undefined {
+  const run = runAt(runsHome, id, runName(id));
+  const exit = readMeta(run, "proc/exit");
+  const status = runStatus(run, exit);
+  // A run with no readable meta at all is either being created or being removed.
+  if (status === "unknown" && !existsSync(run.metaDir)) return undefined;
+  const label = readMeta(run, "label");
+  return {
+    index: 0,
+    run,
+    op: parseOpRef(readMeta(run, "opref") ?? "")?.name ?? "",
+    status,
+    exitCode: exit === undefined ? undefined : Number(exit.trim()),
+    initialized: readMetaTimestamp(run, "initialized"),
+    started: readMetaTimestamp(run, "started"),
+    stopped: readMetaTimestamp(run, "stopped"),
+    label: label === undefined || label === "" ? undefined : label,
+    metrics: readMetrics(run),
+    deleted: false,
+    live: readMeta(run, "live") || undefined,
+  };
+}
+
+// --- provenance ---------------------------------------------------------------------------
+
+/**
+ * Meta `vcs`: where a run's source code came from, as staging records it (see
+ * docs/run-format.md; lib/git/vcs.ts `VcsMeta` writes it). This is the reading side:
+ * what is read back from disk is checked against it, and runs staged before
+ * provenance have none.
+ */
+export type RunVcs = Omit<VcsMeta, "omitted"> & {
+  /** Absent in runs staged before it was recorded. */
+  omitted?: string[];
+};
+
+/**
+ * The run's meta `vcs`, or undefined when it has none or not one this runstage
+ * can read (half-written, or from another tool): provenance is shown, never fatal.
+ * Not part of listing: only what needs it (a filter, JSON, show, diff) reads it.
+ */
+export function readRunVcs(run: Run): RunVcs | undefined {
+  const raw = readMetaJson<Record<string, unknown>>(run, "vcs");
+  return isRunVcs(raw) ? raw : undefined;
+}
+
+function isRunVcs(v: unknown): v is RunVcs {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
+  const r = v as Record<string, unknown>;
+  const textOrNull = (x: unknown) => x === null || typeof x === "string";
+  const optionalText = (x: unknown) => x === undefined || typeof x === "string";
+  const paths = (x: unknown) => Array.isArray(x) && x.every((p) => typeof p === "string");
+  return (r.origin === "worktree" || r.origin === "git") &&
+    typeof r.requested === "string" && optionalText(r.ciVariable) && optionalText(r.ref) &&
+    textOrNull(r.commit) && textOrNull(r.branch) && textOrNull(r.remote) && textOrNull(r.path) &&
+    (r.dirty === null || typeof r.dirty === "boolean") && paths(r.changed) &&
+    (r.omitted === undefined || paths(r.omitted));
+}
+
+/** Fewer hex digits than this name too many commits to be worth a filter. */
+const MIN_COMMIT_PREFIX = 4;
+
+/**
+ * A commit prefix as `runs --commit` takes it: 4 to 40 hex digits, any case;
+ * returned lowercase, the way git writes commit ids.
+ */
+export function parseCommitPrefix(text: string): string {
+  const trimmed = text.trim();
+  if (!new RegExp(`^[0-9a-f]{${MIN_COMMIT_PREFIX},40}$`, "i").test(trimmed)) {
+    throw new UsageError(
+      `bad commit "${text}" for --commit: give ${MIN_COMMIT_PREFIX} to 40 hex digits of a` +
+        " commit id, like the 7 that git log --oneline shows",
+    );
+  }
+  return trimmed.toLowerCase();
+}
+
+// --- filtering ----------------------------------------------------------------------------
+
+/** What `runs` keeps of a listing; every given criterion must hold. */
+export interface RunFilter {
+  op?: string;
+  /** Any of these statuses; none given: any status. */
+  status?: readonly RunStatus[];
+  /** A substring of the label, ignoring case. */
+  label?: string;
+  /** A prefix of meta `vcs`'s commit, as `parseCommitPrefix` returns it. */
+  commit?: string;
+  /** At most this many, the first that pass the other criteria. */
+  limit?: number;
+}
+
+/**
+ * The runs that pass `filter`, in listing order, with their indexes unchanged so
+ * they still name the runs. Meta `vcs` is read only with a commit criterion, and
+ * only for runs the cheaper criteria kept.
+ */
+export function filterRuns(runs: RunInfo[], filter: RunFilter): RunInfo[] {
+  const label = filter.label?.toLowerCase();
+  const statuses = filter.status ?? [];
+  const kept = runs.filter((r) =>
+    (filter.op === undefined || r.op === filter.op) &&
+    (statuses.length === 0 || statuses.includes(r.status)) &&
+    (label === undefined || (r.label ?? "").toLowerCase().includes(label)) &&
+    (filter.commit === undefined ||
+      (readRunVcs(r.run)?.commit?.toLowerCase().startsWith(filter.commit) ?? false))
+  );
+  return filter.limit === undefined ? kept : kept.slice(0, filter.limit);
+}
+
+/** Meta `summary.json`: `{"metrics": {NAME: number | string}, "source": "..."}`. */
+export interface RunSummary {
+  metrics: Record<string, MetricValue>;
+  source?: string;
+}
+
+/**
+ * The run's summary, or undefined when it has none. Another tool writes it, so
+ * anything that is not a metric (a nested object, a NaN) is left out, not fatal.
+ */
+export function readSummary(run: Run): RunSummary | undefined {
+  const raw = readMetaJson<Record<string, unknown>>(run, "summary.json");
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return undefined;
+  const metrics: Record<string, MetricValue> = {};
+  const rawMetrics = raw.metrics;
+  if (rawMetrics !== null && typeof rawMetrics === "object" && !Array.isArray(rawMetrics)) {
+    for (const [name, value] of Object.entries(rawMetrics)) {
+      if ((typeof value === "number" && Number.isFinite(value)) || typeof value === "string") {
+        metrics[name] = value;
+      }
+    }
+  }
+  return typeof raw.source === "string" ? { metrics, source: raw.source } : { metrics };
+}
+
+function readMetrics(run: Run): Record<string, MetricValue> {
+  return readSummary(run)?.metrics ?? {};
+}
+
+// --- naming runs --------------------------------------------------------------------------
+
+export interface ResolveOptions {
+  /** Resolve among the deleted runs (the trash) instead of the runs home's. */
+  deleted?: boolean;
+}
+
+const INDEX = /^\d+$/;
+const SLICE = /^(\d*):(\d*)$/;
+
+/**
+ * The runs `specs` name, each spec one of: an index (`3`, 1 is the newest), a
+ * slice of indexes (`1:3`, inclusive; `:3` and `2:` open-ended), a run id, a
+ * unique id prefix, a run name, or a label (every run carrying exactly that
+ * label). Runs come in the order the specs name them, each once. All specs are
+ * resolved against one listing, so a command acts on what the user saw.
+ */
+export function resolveRuns(
+  runsHome: string,
+  specs: string[],
+  options: ResolveOptions = {},
+): RunInfo[] {
+  const runs = listRuns(runsHome, options);
+  if (runs.length === 0) {
+    throw new RunstageError(
+      options.deleted
+        ? `no deleted runs in ${runsHome}: the trash is empty`
+        : `no runs in ${runsHome}: stage one with "runstage run"`,
+    );
+  }
+  const found = new Map<string, RunInfo>();
+  for (const spec of specs) {
+    for (const info of resolveSpec(runs, spec, options)) found.set(info.run.id, info);
+  }
+  return [...found.values()];
+}
+
+/** The one run a spec names, for commands that act on one run. */
+export function resolveRun(runsHome: string, spec: string, options: ResolveOptions = {}): RunInfo {
+  const runs = resolveRuns(runsHome, [spec], options);
+  if (runs.length === 1) return runs[0];
+  throw new RunstageError(
+    `"${spec}" names ${runs.length} runs (${runNames(runs)}): name one run (by index, id or name)`,
+  );
+}
+
+function resolveSpec(runs: RunInfo[], spec: string, options: ResolveOptions): RunInfo[] {
+  const listing = options.deleted ? `"runstage runs --deleted"` : `"runstage runs"`;
+  if (INDEX.test(spec)) {
+    // An id prefix can be all digits ("91732520"): past the last index, it is one.
+    const index = Number(spec);
+    const byId = index > runs.length ? runs.filter((r) => r.run.id.startsWith(spec)) : [];
+    return byId.length === 1 ? byId : [runAtIndex(runs, index, listing)];
+  }
+  const slice = SLICE.exec(spec);
+  if (slice) return runsInSlice(runs, spec, slice[1], slice[2], listing);
+
+  const exact = runs.filter((r) => r.run.id === spec || r.run.name === spec);
+  if (exact.length === 1) return exact;
+  // Labels are shared on purpose ("baseline"): a label names every run that carries it.
+  const labelled = runs.filter((r) => r.label === spec);
+  if (exact.length === 0 && labelled.length > 0) return labelled;
+  const prefixed = exact.length > 0 ? exact : runs.filter((r) => r.run.id.startsWith(spec));
+  if (prefixed.length === 1) return prefixed;
+  if (prefixed.length > 1) {
+    throw new RunstageError(
+      `"${spec}" names ${prefixed.length} runs (${runNames(prefixed)}): give more of the id`,
+    );
+  }
+  if (spec.includes(":")) {
+    throw new RunstageError(
+      `bad slice "${spec}": a slice is START:END of indexes from ${listing}, like 1:3, :3 or 2:`,
+    );
+  }
+  throw new RunstageError(
+    `no ${options.deleted ? "deleted " : ""}run matches "${spec}": name a run by index, slice,` +
+      ` id, id prefix, name or label (see ${listing})`,
+  );
+}
+
+function runAtIndex(runs: RunInfo[], index: number, listing: string): RunInfo {
+  const found = index >= 1 ? runs[index - 1] : undefined;
+  if (found) return found;
+  throw new RunstageError(`no run at index ${index}: ${thereAre(runs)} (see ${listing})`);
+}
+
+/** `START:END`, inclusive like Guild's; an END past the last run stops at the last run. */
+function runsInSlice(
+  runs: RunInfo[],
+  spec: string,
+  startText: string,
+  endText: string,
+  listing: string,
+): RunInfo[] {
+  const start = startText === "" ? 1 : Number(startText);
+  const end = endText === "" ? runs.length : Math.min(Number(endText), runs.length);
+  if (start < 1) {
+    throw new RunstageError(`bad slice "${spec}": indexes start at 1 (the newest run)`);
+  }
+  if (endText !== "" && Number(endText) < start) {
+    throw new RunstageError(
+      `bad slice "${spec}": the start is after the end; write the smaller index first`,
+    );
+  }
+  if (start > runs.length) {
+    throw new RunstageError(`no runs in slice "${spec}": ${thereAre(runs)} (see ${listing})`);
+  }
+  return runs.slice(start - 1, end);
+}
+
+function thereAre(runs: RunInfo[]): string {
+  return runs.length === 1 ? "there is 1 run" : `there are ${runs.length} runs`;
+}
+
+function runNames(runs: RunInfo[]): string {
+  const names = runs.slice(0, 5).map((r) => r.run.name);
+  return names.join(", ") + (runs.length > 5 ? `, and ${runs.length - 5} more` : "");
+}

@@ -1,0 +1,140 @@
+/**
+ * The manifest: `<type> <sha256> <path>` for every file of the run dir, grouped by
+ * type (s, r, d, g) and sorted by path within a group. It is what `verify` checks
+ * a run against, on this machine or another.
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { join } from "node:path";
+import { type RunFiles, scanRunDir } from "./fileslog.ts";
+import { writeMeta } from "./meta.ts";
+import { FILE_TYPES, type FileType } from "../gagefile/opdef.ts";
+import { comparePaths, isRepresentablePath } from "../fs/pathorder.ts";
+import { forEachConcurrent } from "../fs/pool.ts";
+import type { Run } from "./identity.ts";
+
+export interface ManifestEntry {
+  type: FileType;
+  digest: string;
+  path: string;
+}
+
+/** Reads big files in chunks: a 10 GB file never sits in memory. */
+const HASH_CHUNK = 4 * 1024 * 1024;
+/** Files hashed at once: enough to keep the disk and both cores busy. */
+const HASH_CONCURRENCY = 8;
+
+/** SHA-256 of a file's content, streamed through the hash. */
+export async function hashFile(path: string): Promise<string> {
+  const fh = await open(path, "r");
+  try {
+    const hash = createHash("sha256");
+    const buf = new Uint8Array(HASH_CHUNK);
+    for (let pos = 0;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+    return hash.digest("hex");
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Fills in the digest of every file of `files` that lacks one. Returns the
+ * paths it skipped because a line cannot hold them.
+ */
+export async function hashRunFiles(run: Run, files: RunFiles): Promise<string[]> {
+  const skipped: string[] = [];
+  const todo: string[] = [];
+  for (const [path, entry] of files) {
+    if (!isRepresentablePath(path)) skipped.push(path);
+    else if (!entry.digest) todo.push(path);
+  }
+  await forEachConcurrent(todo, HASH_CONCURRENCY, async (path) => {
+    files.get(path)!.digest = await hashFile(join(run.runDir, path));
+  });
+  return skipped;
+}
+
+/** Manifest text for `files`, whose digests must be known. */
+export function formatManifest(files: RunFiles): string {
+  const entries: ManifestEntry[] = [];
+  for (const [path, entry] of files) {
+    if (entry.digest && isRepresentablePath(path)) {
+      entries.push({ type: entry.type, digest: entry.digest, path });
+    }
+  }
+  const rank = (t: FileType) => FILE_TYPES.indexOf(t);
+  entries.sort((a, b) => rank(a.type) - rank(b.type) || comparePaths(a.path, b.path));
+  return entries.map((e) => `${e.type} ${e.digest} ${e.path}\n`).join("");
+}
+
+/**
+ * Hashes what is not hashed yet and writes the manifest. Returns the paths left
+ * out because no line can hold them, for the caller to warn about.
+ */
+export async function writeManifest(run: Run, files: RunFiles): Promise<string[]> {
+  const skipped = await hashRunFiles(run, files);
+  writeMeta(run, "manifest", formatManifest(files));
+  return skipped;
+}
+
+export function readManifest(run: Run): ManifestEntry[] | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(run.metaDir, "manifest"), "utf8");
+  } catch {
+    return undefined;
+  }
+  return parseManifest(text);
+}
+
+export function parseManifest(text: string): ManifestEntry[] {
+  const entries: ManifestEntry[] = [];
+  for (const line of text.split("\n")) {
+    const match = /^([srdg]) ([0-9a-f]{64}) (.+)$/.exec(line);
+    if (match) entries.push({ type: match[1] as FileType, digest: match[2], path: match[3] });
+  }
+  return entries;
+}
+
+export interface VerifyReport {
+  checked: number;
+  modified: string[];
+  missing: string[];
+  unexpected: string[];
+}
+
+export function verifyPassed(report: VerifyReport): boolean {
+  return report.modified.length + report.missing.length + report.unexpected.length === 0;
+}
+
+/** Re-hashes every file of the run dir against the manifest. */
+export async function verifyRunFiles(run: Run, manifest: ManifestEntry[]): Promise<VerifyReport> {
+  // A run dir deleted as a whole is every file missing, not a crash.
+  const present = await scanRunDir(run.runDir).catch((err) => {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return new Map<string, never>();
+    throw err;
+  });
+  const expected = new Map(manifest.map((e) => [e.path, e.digest]));
+  const report: VerifyReport = { checked: 0, modified: [], missing: [], unexpected: [] };
+  const toHash: string[] = [];
+  for (const path of expected.keys()) {
+    if (present.has(path)) toHash.push(path);
+    else report.missing.push(path);
+  }
+  for (const path of present.keys()) {
+    if (!expected.has(path) && isRepresentablePath(path)) report.unexpected.push(path);
+  }
+  await forEachConcurrent(toHash, HASH_CONCURRENCY, async (path) => {
+    const digest = await hashFile(join(run.runDir, path));
+    if (digest !== expected.get(path)) report.modified.push(path);
+  });
+  report.checked = toHash.length;
+  for (const list of [report.modified, report.missing, report.unexpected]) list.sort(comparePaths);
+  return report;
+}
