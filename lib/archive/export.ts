@@ -31,7 +31,7 @@ import {
   runPartPaths,
 } from "./format.ts";
 import { RunstageError } from "../errors.ts";
-import { liveProjectDir } from "../stage/live.ts";
+import { liveProjectDir } from "../run/live.ts";
 import { readManifest } from "../run/manifest.ts";
 import { comparePaths } from "../fs/pathorder.ts";
 import type { RunInfo } from "../run/listing.ts";

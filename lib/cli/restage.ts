@@ -6,7 +6,8 @@
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { RunstageError } from "../errors.ts";
-import { freezeLiveRun, liveProjectDir } from "../stage/live.ts";
+import { freezeLiveRun } from "../stage/live.ts";
+import { liveProjectDir } from "../run/live.ts";
 import { openProject } from "../gagefile/project.ts";
 import { readStagedRun } from "../stage/staged.ts";
 import { restageSnapshot } from "../stage/stage.ts";

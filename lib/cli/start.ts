@@ -1,7 +1,8 @@
 /** `runstage start RUN`: run a staged run, here or on the machine it was copied to. */
 import { Command } from "@commander-js/extra-typings";
 import { RunstageError } from "../errors.ts";
-import { liveProjectDir, reopenLiveRun } from "../stage/live.ts";
+import { reopenLiveRun } from "../stage/live.ts";
+import { liveProjectDir } from "../run/live.ts";
 import { readMeta } from "../run/meta.ts";
 import type { RunStatus } from "../run/listing.ts";
 import { readStagedRun } from "../stage/staged.ts";

@@ -2,7 +2,7 @@
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { RunstageError } from "../errors.ts";
-import { isLiveLink, liveProjectDir } from "../stage/live.ts";
+import { isLiveLink, liveProjectDir } from "../run/live.ts";
 import { readManifest, verifyPassed, type VerifyReport, verifyRunFiles } from "../run/manifest.ts";
 import type { Run } from "../run/identity.ts";
 import { globalOptions, namedRun, printJson } from "./context.ts";

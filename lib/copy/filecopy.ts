@@ -18,13 +18,11 @@ import {
   constants,
   fchmodSync,
   fstatSync,
-  ftruncateSync,
   openSync,
   readSync,
   writeSync,
 } from "node:fs";
 import { open } from "node:fs/promises";
-import type { ChunkRing } from "./chunkring.ts";
 
 export interface CopyJob {
   src: string;
@@ -85,58 +83,12 @@ export class DirectBuffer {
   }
 }
 
-const O_DIRECT: number | undefined = (constants as Record<string, number>).O_DIRECT;
-const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC;
+export const O_DIRECT: number | undefined = (constants as Record<string, number>).O_DIRECT;
+export const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC;
 
 /** Direct writes must be whole blocks: the tail is padded, then truncated away. */
 export function writeLength(n: number, direct: boolean): number {
   return direct ? Math.ceil(n / BLOCK) * BLOCK : n;
-}
-
-/** The reader's half of a pipelined copy: reads and hashes each chunk into the ring. */
-export function readIntoRing(job: CopyJob, ring: ChunkRing): { digest: string; size: number } {
-  const input = openSync(job.src, "r");
-  try {
-    ring.awaitDecision();
-    const hash = createHash("sha256");
-    let pos = 0;
-    for (let index = 0;; index++) {
-      const view = ring.slotFor(index);
-      const n = readSync(input, view, 0, CHUNK_BYTES, pos);
-      hash.update(view.subarray(0, n));
-      ring.putChunk(index, n);
-      if (n === 0) return { digest: hash.digest("hex"), size: pos };
-      pos += n;
-    }
-  } finally {
-    closeSync(input);
-  }
-}
-
-/** The writer's half of a pipelined copy: opens the copy and writes what the reader hands over. */
-export function writeFromRing(
-  job: CopyJob,
-  ring: ChunkRing,
-  umask: number,
-): { size: number; mtimeMs: number } {
-  const direct = openDirect(job, ring.slots);
-  const out = openSync(job.dst, direct ? WRITE_FLAGS | O_DIRECT! : WRITE_FLAGS, job.mode);
-  try {
-    ring.decide(direct);
-    let pos = 0;
-    for (let index = 0;; index++) {
-      const chunk = ring.takeChunk(index);
-      if (!chunk) break;
-      writeSync(out, chunk.view, 0, writeLength(chunk.length, direct), pos);
-      ring.releaseChunk(index);
-      pos += chunk.length;
-    }
-    if (direct) ftruncateSync(out, pos);
-    if (job.mode & umask) fchmodSync(out, job.mode);
-    return { size: pos, mtimeMs: fstatSync(out).mtimeMs };
-  } finally {
-    closeSync(out);
-  }
 }
 
 /** Copies a small file with synchronous calls: for these, setting up async I/O costs more than it saves. */

@@ -6,7 +6,8 @@
  * `{ id, aborted: true }` (the other side failed) or `{ id, error }`.
  */
 import { ChunkRing, CopyAborted, type SharedRing } from "./chunkring.ts";
-import { type CopyJob, readIntoRing, writeFromRing } from "./filecopy.ts";
+import type { CopyJob } from "./filecopy.ts";
+import { readIntoRing, writeFromRing } from "./halves.ts";
 
 type Role = "reader" | "writer";
 

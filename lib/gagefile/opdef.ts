@@ -3,10 +3,10 @@
  * the file itself is lib/gagefile/parse.ts; this module is the shape both sides agree on.
  */
 
-import type { PathMap } from "../source/pathmap.ts";
+import type { ExecCommand } from "../run/meta.ts";
+import type { PathMap } from "./pathmap.ts";
 
-/** A command: an argv list run directly, or a string for the system shell. */
-export type ExecCommand = string | string[];
+export type { ExecCommand };
 
 /** The phases an op can run, in the order they run, with their meta output file. */
 export const PHASES = [
@@ -24,9 +24,6 @@ export const PHASES = [
 
 export type Phase = (typeof PHASES)[number];
 export type PhaseName = Phase["name"];
-/** File types of log/files and the manifest, in manifest order. */
-export type FileType = "s" | "r" | "d" | "g";
-export const FILE_TYPES: readonly FileType[] = ["s", "r", "d", "g"];
 
 /** `sourcecode` as written: patterns, one pattern, or true/false (all or none). */
 export type SourcecodeSpec = string | string[] | boolean | undefined;

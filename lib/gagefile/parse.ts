@@ -10,7 +10,7 @@ import { extname, join } from "node:path";
 import { type ParseError, parseTree } from "jsonc-parser";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { parse as parseYaml, YAMLParseError } from "yaml";
-import { parseConfigEntry } from "../config/config.ts";
+import { parseConfigEntry } from "./configentry.ts";
 import {
   attributeError,
   describeValue,
@@ -31,7 +31,7 @@ import {
   PHASES,
   type SourcecodeSpec,
 } from "./opdef.ts";
-import { parsePathMap, type PathMap } from "../source/pathmap.ts";
+import { parsePathMap, type PathMap } from "./pathmap.ts";
 
 /** Where a project keeps its Gage file, in order of precedence: first found wins. */
 export const GAGE_FILE_NAMES = [

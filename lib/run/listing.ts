@@ -13,7 +13,7 @@ import { RunstageError, UsageError } from "../errors.ts";
 import { processAlive } from "./process.ts";
 import { parseOpRef, readMeta as readMetaFile } from "./meta.ts";
 import { type Run, RUN_ID_PATTERN, runAt, runName } from "./identity.ts";
-import type { VcsMeta } from "../git/vcs.ts";
+import type { VcsMeta } from "./vcs.ts";
 
 export type RunStatus =
   | "completed"
@@ -185,7 +185,7 @@ export function readRunInfo(runsHome: string, id: string): RunInfo | undefined {
 
 /**
  * Meta `vcs`: where a run's source code came from, as staging records it (see
- * docs/run-format.md; lib/git/vcs.ts `VcsMeta` writes it). This is the reading side:
+ * docs/run-format.md; lib/run/vcs.ts `VcsMeta` is its shape). This is the reading side:
  * what is read back from disk is checked against it, and runs staged before
  * provenance have none.
  */

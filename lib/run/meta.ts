@@ -14,10 +14,18 @@ import {
 import { dirname, join } from "node:path";
 import { localIsoTime, timestampMicros } from "./clock.ts";
 import { RunstageError } from "../errors.ts";
-import type { ExecCommand, OpDef } from "../gagefile/opdef.ts";
 import type { Run } from "./identity.ts";
 
 export const SCHEMA_VERSION = "1";
+
+/** A command: an argv list run directly, or a string for the system shell. */
+export type ExecCommand = string | string[];
+
+/** What meta records of an op's definition: its name and its table as read. */
+export interface RecordedOpDef {
+  name: string;
+  raw: Record<string, unknown>;
+}
 
 /** `2 <namespace> <op-name>[ <version>]`: which op of which project a run ran. */
 export interface OpRef {
@@ -41,7 +49,7 @@ export type RunConfig = Record<string, string | number | boolean | null>;
 
 export interface RunInit {
   opref: OpRef;
-  opdef: OpDef;
+  opdef: RecordedOpDef;
   config: RunConfig;
   /** The `run` command, or undefined when the op has none (stage-only ops). */
   cmd: ExecCommand | undefined;

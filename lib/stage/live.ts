@@ -7,16 +7,14 @@
 import {
   chmodSync,
   copyFileSync,
-  lstatSync,
   mkdirSync,
-  readlinkSync,
   realpathSync,
   renameSync,
   statSync,
   symlinkSync,
 } from "node:fs";
 import process from "node:process";
-import { dirname, isAbsolute, join, resolve, sep } from "node:path";
+import { dirname, join } from "node:path";
 import type { CopiedFile, FileToCopy } from "../copy/copy.ts";
 import {
   appendFileChanges,
@@ -26,8 +24,9 @@ import {
   type RunFiles,
 } from "../run/fileslog.ts";
 import { hashFile, writeManifest } from "../run/manifest.ts";
-import { logRunner, readMeta, removeMeta } from "../run/meta.ts";
+import { logRunner, removeMeta } from "../run/meta.ts";
 import type { Run } from "../run/identity.ts";
+import { isLiveLink, liveProjectDir } from "../run/live.ts";
 
 /** Links each file into the run dir (at its run-dir path) to its real path in the project. */
 export async function linkSourceFiles(
@@ -50,29 +49,6 @@ export async function linkSourceFiles(
     });
   }
   return linked;
-}
-
-/** The project dir a live run links into; undefined for a snapshot run. */
-export function liveProjectDir(run: Run): string | undefined {
-  return readMeta(run, "live");
-}
-
-/**
- * Whether `path` in the run dir is still one of the live run's links into its
- * project: anything else there (a regular file, a link elsewhere) was put in its
- * place and is verified like any file.
- */
-export function isLiveLink(run: Run, path: string, projectDir: string): boolean {
-  const abs = join(run.runDir, path);
-  try {
-    if (!lstatSync(abs).isSymbolicLink()) return false;
-    const target = readlinkSync(abs);
-    const resolved = isAbsolute(target) ? target : resolve(dirname(abs), target);
-    const root = realpathSync(projectDir);
-    return resolved === root || resolved.startsWith(root + sep);
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -31,7 +31,8 @@ import {
 import { checkOutputSummary, collectSummary } from "./summary.ts";
 import { logAddedFiles, logFileChanges, type RunFiles } from "../run/fileslog.ts";
 import { readManifest, writeManifest } from "../run/manifest.ts";
-import { linkSourceFiles, liveProjectDir, refreshLiveSource } from "./live.ts";
+import { linkSourceFiles, refreshLiveSource } from "./live.ts";
+import { liveProjectDir } from "../run/live.ts";
 import {
   initRunMeta,
   logAndWriteMeta,

@@ -1,0 +1,395 @@
+/**
+ * lib/run/manifest.ts and lib/run/fileslog.ts: the manifest's grouping and byte order,
+ * hashing against an independent WebCrypto digest, log/files events, and
+ * verifying a run dir against its manifest. Real files in temp dirs; mtimes are
+ * set explicitly (Deno.utime) so expected log lines are computed, not read back.
+ */
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import {
+  logFileChanges,
+  readRunFiles,
+  type RunFiles,
+  scanRunDir,
+} from "../../../lib/run/fileslog.ts";
+import {
+  formatManifest,
+  hashFile,
+  parseManifest,
+  readManifest,
+  verifyPassed,
+  verifyRunFiles,
+  writeManifest,
+} from "../../../lib/run/manifest.ts";
+import type { FileType } from "../../../lib/run/fileslog.ts";
+import { comparePaths, isRepresentablePath } from "../../../lib/fs/pathorder.ts";
+import { makeRun, type Run } from "../../../lib/run/identity.ts";
+import { sha256File, withTempDir } from "../../support/fixtures.ts";
+
+const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+async function withRun(fn: (run: Run) => Promise<void>): Promise<void> {
+  await withTempDir(async (dir) => {
+    const run = makeRun(`${dir}/runs`);
+    await Deno.mkdir(run.runDir, { recursive: true });
+    await Deno.mkdir(run.metaDir, { recursive: true });
+    await fn(run);
+  });
+}
+
+/** Writes a run-dir file with a given mtime in whole milliseconds. */
+async function put(run: Run, path: string, content: string, mtimeMs: number): Promise<void> {
+  const full = `${run.runDir}/${path}`;
+  await Deno.mkdir(full.slice(0, full.lastIndexOf("/")), { recursive: true });
+  await Deno.writeTextFile(full, content);
+  await Deno.utime(full, mtimeMs / 1000, mtimeMs / 1000);
+}
+
+/** The same mtime as log/files writes it: integer microseconds. */
+const micros = (mtimeMs: number) => String(mtimeMs * 1000);
+
+async function filesLog(run: Run): Promise<string[]> {
+  try {
+    return (await Deno.readTextFile(`${run.metaDir}/log/files`)).split("\n").slice(0, -1);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+}
+
+const digestOf = (c: string) => c.repeat(64);
+
+// Names whose UTF-16 order and UTF-8 byte order disagree, or that are otherwise awkward.
+const AWKWARD_NAMES = [
+  "b.txt",
+  "a.txt",
+  "Z.txt",
+  "a b.txt",
+  "é.txt", // U+00E9: 2 UTF-8 bytes
+  "\u{1F600}.txt", // astral: a surrogate pair in UTF-16, 4 bytes in UTF-8
+  "\uE000.txt", // private use: 3 bytes, sorts below astral in UTF-8, above in UTF-16
+  "\uFFFD.txt",
+  "\uFF21.txt", // fullwidth A
+  "dir/x",
+  "dir.x",
+  "dir-x",
+  "~",
+];
+
+Deno.test("comparePaths is UTF-8 byte order, astral characters after U+E000..U+FFFF", () => {
+  // The case JS string comparison gets wrong.
+  assert.ok("\u{1F600}" < "\uE000", "UTF-16 order puts the astral char first");
+  assert.ok(comparePaths("\u{1F600}", "\uE000") > 0);
+  assert.ok(comparePaths("\uFFFF", "\u{10000}") < 0);
+  assert.ok(comparePaths("\uD7FF", "\u{10000}") < 0);
+  assert.equal(comparePaths("same/path", "same/path"), 0);
+  assert.ok(comparePaths("a", "a/b") < 0);
+  assert.ok(comparePaths("a/b", "a.b") > 0, "'/' (0x2f) after '.' (0x2e)");
+
+  // Against Buffer.compare on many pseudo-random strings over a mixed alphabet.
+  const alphabet = [
+    "a",
+    "B",
+    " ",
+    "/",
+    "\u007f",
+    "\u0080",
+    "é",
+    "\u07ff",
+    "\u0800",
+    "\ud7ff",
+    "\ue000",
+    "\uffee",
+    "\uffff",
+    "\u{10000}",
+    "\u{1F600}",
+    "\u{10FFFF}",
+  ];
+  let seed = 12345;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const word = () =>
+    Array.from({ length: 1 + random(4) }, () => alphabet[random(alphabet.length)]).join("");
+  for (let i = 0; i < 5000; i++) {
+    const a = word();
+    const b = random(4) === 0 ? a + word() : word();
+    assert.equal(
+      Math.sign(comparePaths(a, b)),
+      Math.sign(byteOrder(a, b)),
+      `${JSON.stringify(a)} vs ${JSON.stringify(b)}`,
+    );
+  }
+});
+
+Deno.test("formatManifest: groups s, r, d, g, each in byte order of path", () => {
+  const types: FileType[] = ["g", "d", "r", "s"];
+  const files: RunFiles = new Map();
+  // Insert in an order that is neither grouped nor sorted.
+  AWKWARD_NAMES.forEach((name, i) => {
+    for (const [j, type] of types.entries()) {
+      files.set(`${type}/${name}`, {
+        type,
+        mtime: i,
+        size: 1,
+        digest: digestOf("0123456789abcdef"[(i + j) % 16]),
+      });
+    }
+  });
+  const text = formatManifest(files);
+  assert.ok(text.endsWith("\n"));
+  const lines = text.slice(0, -1).split("\n");
+  assert.equal(lines.length, AWKWARD_NAMES.length * 4);
+  const parsed = lines.map((line) => {
+    const m = /^([srdg]) ([0-9a-f]{64}) (.+)$/.exec(line);
+    assert.ok(m, line);
+    return { type: m[1], digest: m[2], path: m[3] };
+  });
+  // Groups in the format's order.
+  const groups = parsed.map((e) => e.type);
+  const expectedGroups = ["s", "r", "d", "g"].flatMap((t) => AWKWARD_NAMES.map(() => t));
+  assert.deepEqual(groups, expectedGroups);
+  // Within each group, the order of sorting the UTF-8 bytes.
+  for (const type of ["s", "r", "d", "g"]) {
+    const paths = parsed.filter((e) => e.type === type).map((e) => e.path);
+    assert.deepEqual(paths, [...paths].sort(byteOrder));
+    assert.deepEqual(paths, AWKWARD_NAMES.map((n) => `${type}/${n}`).sort(byteOrder));
+  }
+  // Each line carries its own file's digest.
+  for (const e of parsed) assert.equal(e.digest, files.get(e.path)!.digest);
+  // parseManifest reads it back.
+  assert.deepEqual(parseManifest(text), parsed);
+});
+
+Deno.test("formatManifest leaves out files with no digest or a line break in the name", () => {
+  const files: RunFiles = new Map([
+    ["ok.txt", { type: "s", mtime: 1, size: 1, digest: digestOf("a") }],
+    ["unhashed.txt", { type: "s", mtime: 1, size: 1 }],
+    ["bad\nname", { type: "s", mtime: 1, size: 1, digest: digestOf("b") }],
+    ["bad\rname", { type: "g", mtime: 1, size: 1, digest: digestOf("c") }],
+  ]);
+  assert.equal(formatManifest(files), `s ${digestOf("a")} ok.txt\n`);
+  assert.equal(formatManifest(new Map()), "");
+  assert.equal(isRepresentablePath("a b\tc"), true);
+  assert.equal(isRepresentablePath("a\nb"), false);
+  assert.equal(isRepresentablePath("a\rb"), false);
+});
+
+Deno.test("hashFile matches WebCrypto SHA-256, across the 4 MiB read chunks", async () => {
+  await withTempDir(async (dir) => {
+    const MiB = 1024 * 1024;
+    const sizes = [0, 1, 4095, 4 * MiB - 1, 4 * MiB, 4 * MiB + 1, 9 * MiB + 12345];
+    for (const size of sizes) {
+      const data = new Uint8Array(size);
+      for (let i = 0; i < size; i += 65536) {
+        crypto.getRandomValues(data.subarray(i, Math.min(size, i + 65536)));
+      }
+      const path = `${dir}/f${size}`;
+      await Deno.writeFile(path, data);
+      const expected = await sha256File(path);
+      assert.equal(await hashFile(path), expected, `${size} bytes`);
+    }
+    assert.equal(await hashFile(`${dir}/f0`), EMPTY_SHA256);
+    // Two files that differ only in their last byte past the first chunk.
+    const a = new Uint8Array(4 * MiB + 2);
+    const b = a.slice();
+    b[b.length - 1] = 1;
+    await Deno.writeFile(`${dir}/a`, a);
+    await Deno.writeFile(`${dir}/b`, b);
+    assert.notEqual(await hashFile(`${dir}/a`), await hashFile(`${dir}/b`));
+  });
+});
+
+Deno.test("scanRunDir: every file by '/'-path in byte order; links to dirs not entered", async () => {
+  await withRun(async (run) => {
+    for (const name of AWKWARD_NAMES) await put(run, name, "x", 1_700_000_000_000);
+    await put(run, "deep/er/still/file", "x", 1_700_000_000_000);
+    await Deno.mkdir(`${run.runDir}/empty dir`);
+    await Deno.symlink(`${run.runDir}/deep`, `${run.runDir}/link-to-dir`);
+    await Deno.symlink("a.txt", `${run.runDir}/link-to-file`);
+    await Deno.symlink("nowhere", `${run.runDir}/dangling`);
+    const scanned = [...(await scanRunDir(run.runDir)).keys()];
+    const expected = [...AWKWARD_NAMES, "deep/er/still/file", "link-to-file"].sort(byteOrder);
+    assert.deepEqual(scanned, expected);
+  });
+});
+
+Deno.test("logFileChanges: a, m (keeping the first type), d once, in byte order", async () => {
+  await withRun(async (run) => {
+    const files: RunFiles = new Map();
+    const T1 = 1_700_000_000_123;
+    await put(run, "train.py", "print(1)\n", T1);
+    await put(run, "data/my file.csv", "1,2\n", T1 + 1);
+    await put(run, "z.txt", "z", T1 + 2);
+
+    // Phase 1 (source code): everything is new.
+    const c1 = await logFileChanges(run, files, "s");
+    assert.deepEqual(c1.map((c) => `${c.event} ${c.type} ${c.path}`), [
+      "a s data/my file.csv",
+      "a s train.py",
+      "a s z.txt",
+    ]);
+    assert.deepEqual(await filesLog(run), [
+      `a s ${micros(T1 + 1)} data/my file.csv`,
+      `a s ${micros(T1)} train.py`,
+      `a s ${micros(T1 + 2)} z.txt`,
+    ]);
+
+    // Phase 2 (runtime): no changes, nothing logged.
+    assert.deepEqual(await logFileChanges(run, files, "r"), []);
+    assert.equal((await filesLog(run)).length, 3);
+
+    // Phase 3 (generated): one new, one modified, one deleted.
+    files.get("train.py")!.digest = digestOf("f");
+    await put(run, "train.py", "print(2)\n", T1 + 5000);
+    await put(run, "out/model bin", "weights", T1 + 6000);
+    await Deno.remove(`${run.runDir}/z.txt`);
+    const c3 = await logFileChanges(run, files, "g");
+    assert.deepEqual(c3.map((c) => `${c.event} ${c.type} ${c.path}`), [
+      "a g out/model bin",
+      "m s train.py",
+      "d s z.txt",
+    ]);
+    assert.deepEqual((await filesLog(run)).slice(3), [
+      `a g ${micros(T1 + 6000)} out/model bin`,
+      `m s ${micros(T1 + 5000)} train.py`,
+      `d s - z.txt`,
+    ]);
+    // The modified file keeps its type and loses its stale digest; the deleted one is gone.
+    assert.equal(files.get("train.py")!.type, "s");
+    assert.equal(files.get("train.py")!.digest, undefined);
+    assert.equal(files.has("z.txt"), false);
+
+    // Phase 4: still deleted, but logged once only.
+    assert.deepEqual(await logFileChanges(run, files, "g"), []);
+    const log = await filesLog(run);
+    assert.equal(log.filter((l) => l.startsWith("d ")).length, 1);
+    assert.equal(log.length, 6);
+
+    // Re-created later: a new file with the new phase's type.
+    await put(run, "z.txt", "back", T1 + 9000);
+    const c5 = await logFileChanges(run, files, "d");
+    assert.deepEqual(c5.map((c) => `${c.event} ${c.type} ${c.path}`), ["a d z.txt"]);
+
+    // Replaying log/files gives the same types and mtimes.
+    const summary = (f: RunFiles) =>
+      [...f].sort((a, b) => comparePaths(a[0], b[0])).map(([p, e]) => `${e.type} ${e.mtime} ${p}`);
+    assert.deepEqual(summary(readRunFiles(run)), summary(files));
+    assert.deepEqual(summary(files), [
+      `s ${micros(T1 + 1)} data/my file.csv`,
+      `g ${micros(T1 + 6000)} out/model bin`,
+      `s ${micros(T1 + 5000)} train.py`,
+      `d ${micros(T1 + 9000)} z.txt`,
+    ]);
+  });
+});
+
+Deno.test("logFileChanges: a size change with the same mtime is a modification", async () => {
+  await withRun(async (run) => {
+    const files: RunFiles = new Map();
+    const T = 1_700_000_000_000;
+    await put(run, "f", "short", T);
+    await logFileChanges(run, files, "s");
+    await put(run, "f", "much longer", T);
+    const changes = await logFileChanges(run, files, "g");
+    assert.deepEqual(changes.map((c) => `${c.event} ${c.type} ${c.path}`), ["m s f"]);
+  });
+});
+
+Deno.test("writeManifest: digests of the run dir's files, types kept; rewritten after changes", async () => {
+  await withRun(async (run) => {
+    const files: RunFiles = new Map();
+    const T = 1_700_000_000_000;
+    await put(run, "src/a b.py", "a = 1\n", T);
+    await put(run, "empty", "", T);
+    await logFileChanges(run, files, "s");
+    await put(run, "venv/lib.txt", "lib\n", T);
+    await logFileChanges(run, files, "r");
+    assert.deepEqual(await writeManifest(run, files), []);
+    const digest = (p: string) => sha256File(`${run.runDir}/${p}`);
+    assert.equal(
+      await Deno.readTextFile(`${run.metaDir}/manifest`),
+      `s ${EMPTY_SHA256} empty\n` +
+        `s ${await digest("src/a b.py")} src/a b.py\n` +
+        `r ${await digest("venv/lib.txt")} venv/lib.txt\n`,
+    );
+
+    // The run changes a source file and adds an output: the rewrite has both, fresh.
+    await put(run, "src/a b.py", "a = 2\n", T + 1000);
+    await put(run, "model.bin", "w", T + 1000);
+    await logFileChanges(run, files, "g");
+    await writeManifest(run, files);
+    assert.deepEqual(readManifest(run), [
+      { type: "s", digest: EMPTY_SHA256, path: "empty" },
+      { type: "s", digest: await digest("src/a b.py"), path: "src/a b.py" },
+      { type: "r", digest: await digest("venv/lib.txt"), path: "venv/lib.txt" },
+      { type: "g", digest: await digest("model.bin"), path: "model.bin" },
+    ]);
+  });
+});
+
+Deno.test("a file whose name holds a line break is left out, returned, and not 'unexpected'", async () => {
+  await withRun(async (run) => {
+    const files: RunFiles = new Map();
+    const T = 1_700_000_000_000;
+    await put(run, "ok.txt", "ok", T);
+    await put(run, "bad\nname.txt", "bad", T);
+    await put(run, "cr\rname.txt", "cr", T);
+    await logFileChanges(run, files, "s");
+    const skipped = await writeManifest(run, files);
+    assert.deepEqual(skipped.sort(), ["bad\nname.txt", "cr\rname.txt"]);
+    assert.equal(
+      await Deno.readTextFile(`${run.metaDir}/manifest`),
+      `s ${await sha256File(`${run.runDir}/ok.txt`)} ok.txt\n`,
+    );
+    // Nor is it written half-way into log/files, where it would read as a file "bad".
+    for (const line of await filesLog(run)) assert.match(line, /^[amd] [srdg] (\d+|-) \S/);
+    assert.deepEqual([...readRunFiles(run).keys()], ["ok.txt"]);
+
+    const report = await verifyRunFiles(run, readManifest(run)!);
+    assert.deepEqual(report, { checked: 1, modified: [], missing: [], unexpected: [] });
+    assert.equal(verifyPassed(report), true);
+  });
+});
+
+Deno.test("verifyRunFiles reports modified, missing and unexpected files, sorted", async () => {
+  await withRun(async (run) => {
+    const files: RunFiles = new Map();
+    const T = 1_700_000_000_000;
+    for (const name of ["keep.txt", "b edit.txt", "a edit.txt", "gone.txt", "sub/gone2"]) {
+      await put(run, name, `content of ${name}`, T);
+    }
+    await logFileChanges(run, files, "s");
+    await writeManifest(run, files);
+    const manifest = readManifest(run)!;
+    assert.equal(manifest.length, 5);
+
+    const clean = await verifyRunFiles(run, manifest);
+    assert.deepEqual(clean, { checked: 5, modified: [], missing: [], unexpected: [] });
+    assert.equal(verifyPassed(clean), true);
+
+    // Same size and same mtime: only the content tells.
+    await put(run, "b edit.txt", "CONTENT of b edit.txt", T);
+    await put(run, "a edit.txt", "changed", T + 5);
+    await Deno.remove(`${run.runDir}/gone.txt`);
+    await Deno.remove(`${run.runDir}/sub/gone2`);
+    await put(run, "new file.txt", "new", T);
+    await put(run, "sub/new", "new", T);
+    await put(run, "\u{1F600}", "new", T);
+    await put(run, "\uE000", "new", T);
+
+    const report = await verifyRunFiles(run, manifest);
+    assert.deepEqual(report, {
+      checked: 3,
+      modified: ["a edit.txt", "b edit.txt"],
+      missing: ["gone.txt", "sub/gone2"],
+      unexpected: ["new file.txt", "sub/new", "\uE000", "\u{1F600}"],
+    });
+    assert.equal(verifyPassed(report), false);
+    assert.equal(verifyPassed({ ...report, modified: [], missing: [] }), false);
+    assert.equal(verifyPassed({ ...report, unexpected: [], missing: [] }), false);
+  });
+});
