@@ -55,10 +55,39 @@ export class Interrupt {
   }
 }
 
-/** Staging stopped by a signal; the run is finalized as terminated. */
+/**
+ * Work stopped by a signal. Staging finalizes its run as terminated; any other
+ * command (a scan, verify, export, import) cleans up on the way out and the CLI
+ * exits with 128 + the signal's number, as a shell reports a killed command.
+ */
 export class RunInterrupted extends Error {
   constructor(readonly sig: StopSignal) {
     super(`interrupted by ${sig}`);
     this.name = "RunInterrupted";
   }
+
+  /** 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP. */
+  get exitCode(): number {
+    return 128 + SIGNAL_NUMBERS[this.sig];
+  }
+}
+
+const SIGNAL_NUMBERS: Record<StopSignal, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+
+/**
+ * A long loop's checkpoint: throws RunInterrupted once `signal` is aborted (its
+ * reason is the stop signal's name, as Interrupt sets it).
+ *
+ * @example
+ * ```ts
+ * for (const file of files) {
+ *   checkAborted(signal);
+ *   await hashFile(file);
+ * }
+ * ```
+ */
+export function checkAborted(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  const reason = signal.reason;
+  throw new RunInterrupted(STOP_SIGNALS.includes(reason) ? reason : "SIGINT");
 }

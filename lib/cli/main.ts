@@ -6,6 +6,7 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import process from "node:process";
 import { RunstageError } from "../errors.ts";
+import { RunInterrupted } from "../interrupt.ts";
 import { catCommand } from "./cat.ts";
 import { deleteCommand, purgeCommand, restoreCommand } from "./delete.ts";
 import { diffCommand } from "./diff.ts";
@@ -77,6 +78,10 @@ export async function main(args: string[]): Promise<number> {
     }
     if (err instanceof RunstageError) {
       process.stderr.write(`runstage: ${err.message}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof RunInterrupted) {
+      process.stderr.write(`runstage: stopped by ${err.sig}\n`);
       return err.exitCode;
     }
     throw err;
