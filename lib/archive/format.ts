@@ -6,224 +6,30 @@
  * for symlinks their target. Each run is its three parts under the names they
  * have in a runs home: `<id>/`, `<id>.meta/` and `<id>.project`.
  *
- * This module is the format and its rules, shared by both directions: reading
- * a run's parts as entries, and checking an index and each path and link
- * target an archive holds, so that nothing it describes can land outside the
- * archive's own runs.
+ * This module is the format's rules, shared by both directions: which paths and
+ * link targets an archive may hold, so that nothing it describes can land
+ * outside the archive's own runs; parsing and checking an index; and reading a
+ * run's files back out of its entries. The shapes (index, entries, a run's
+ * parts) are in entry.ts and reading runs from disk as entries in describe.ts,
+ * split off to keep each part about one thing; both are re-exported here, so
+ * export, import and tests take the whole format from this module.
  */
-import type { Stats } from "node:fs";
-import { lstat, readdir, readlink, realpath, stat } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, sep } from "node:path";
-import { mtimeMicros } from "../run/fileslog.ts";
-import { hashFile } from "../run/manifest.ts";
-import { comparePaths } from "../fs/pathorder.ts";
-import { forEachConcurrent } from "../fs/pool.ts";
+import { isAbsolute } from "node:path";
 import { RUN_ID_PATTERN, runName } from "../run/identity.ts";
+import {
+  ARCHIVE_FORMAT,
+  ARCHIVE_VERSION,
+  type ArchivedRun,
+  type ArchiveEntry,
+  type ArchiveIndex,
+  ArchiveRefusal,
+  type FileEntry,
+  INDEX_NAME,
+  runPartPaths,
+} from "./entry.ts";
 
-export const INDEX_NAME = "runstage-index.json";
-export const ARCHIVE_FORMAT = "runstage-archive";
-export const ARCHIVE_VERSION = 1;
-/** An index this big would be millions of entries: refuse rather than hold it. */
-export const MAX_INDEX_BYTES = 256 * 1024 * 1024;
-
-export interface DirEntry {
-  path: string;
-  type: "dir";
-  /** Permission bits, 0..0o777. */
-  mode: number;
-}
-
-export interface FileEntry {
-  path: string;
-  type: "file";
-  mode: number;
-  size: number;
-  sha256: string;
-  /** Modification time, integer microseconds (as log/files has it); import restores it. */
-  mtime: number;
-}
-
-export interface SymlinkEntry {
-  path: string;
-  type: "symlink";
-  /** Relative to the link's dir, `/`-separated, and within the archive's runs. */
-  target: string;
-}
-
-export type ArchiveEntry = DirEntry | FileEntry | SymlinkEntry;
-export type EntryType = ArchiveEntry["type"];
-
-export interface ArchivedRun {
-  id: string;
-  name: string;
-}
-
-export interface ArchiveIndex {
-  format: typeof ARCHIVE_FORMAT;
-  version: number;
-  /** The runstage version that wrote the archive. */
-  runstage: string;
-  /** ISO 8601, UTC. */
-  created: string;
-  runs: ArchivedRun[];
-  /** In archive order: a dir before what it holds. */
-  entries: ArchiveEntry[];
-}
-
-/** Why an archive or a run cannot be archived; the command says which file and what follows. */
-export class ArchiveRefusal extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ArchiveRefusal";
-  }
-}
-
-/** Files hashed at once, as the manifest does: enough to keep a disk and two cores busy. */
-const HASH_CONCURRENCY = 8;
-
-/** A run id as runstage writes them: `runName` alone checks only the first 8 digits. */
-
-/** The archive paths of a run's parts, meta dir first (it is what makes a run listed). */
-export function runPartPaths(id: string): string[] {
-  return [`${id}.meta`, id, `${id}.project`];
-}
-
-// --- reading runs as entries ----------------------------------------------------------------
-
-/** A link whose target is outside the runs being archived (or dangling there). */
-export interface OutsideLink {
-  path: string;
-  /** As read from the link. */
-  target: string;
-  /** Where it leads on this machine; undefined when it leads nowhere. */
-  real?: string;
-  realIsFile: boolean;
-}
-
-export interface DescribedRun {
-  entries: ArchiveEntry[];
-  /** Where each file entry's content is read from: its own path, or a dereferenced link's file. */
-  sources: Map<string, string>;
-  outsideLinks: OutsideLink[];
-  /** Paths that are neither file, dir nor symlink (fifos, sockets, devices). */
-  special: string[];
-}
-
-/**
- * A run's parts in the runs home as archive entries, files hashed. A link
- * into the parts of `options.within` (the runs archived together) is
- * rewritten relative to its own dir, the one form import accepts; any other
- * link is reported in `outsideLinks`, unless dereferenced. Parts the run
- * lacks (a half-written run) are simply not there.
- */
-export async function describeRun(
-  runsHome: string,
-  id: string,
-  options: DescribeOptions,
-): Promise<DescribedRun> {
-  // Real paths, so a runs home reached through a link still contains its runs' link targets.
-  const realHome = await realpath(runsHome);
-  const walk: Walk = {
-    home: realHome,
-    roots: new Set(options.within.flatMap(runPartPaths)),
-    dereference: options.dereference ?? false,
-    out: { entries: [], sources: new Map(), outsideLinks: [], special: [] },
-  };
-  for (const part of runPartPaths(id).sort(comparePaths)) await describePath(walk, part);
-  const out = walk.out;
-  const files = out.entries.filter((e): e is FileEntry => e.type === "file");
-  await forEachConcurrent(files, HASH_CONCURRENCY, async (entry) => {
-    entry.sha256 = await hashFile(out.sources.get(entry.path)!);
-  });
-  return out;
-}
-
-export interface DescribeOptions {
-  /** The run ids whose parts links may point into: the runs archived together. */
-  within: readonly string[];
-  /** Store a link to a file outside them as that file's content. */
-  dereference?: boolean;
-}
-
-interface Walk {
-  home: string;
-  roots: Set<string>;
-  dereference: boolean;
-  out: DescribedRun;
-}
-
-async function describePath(walk: Walk, path: string): Promise<void> {
-  const abs = join(walk.home, path);
-  const st = await lstat(abs).catch((err) => {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
-  });
-  if (st === undefined) return;
-  if (st.isDirectory()) {
-    walk.out.entries.push({ path, type: "dir", mode: st.mode & 0o777 });
-    const names = (await readdir(abs)).sort(comparePaths);
-    for (const name of names) await describePath(walk, `${path}/${name}`);
-  } else if (st.isFile()) {
-    pushFile(walk.out, path, abs, st);
-  } else if (st.isSymbolicLink()) {
-    await describeLink(walk, path);
-  } else {
-    walk.out.special.push(path);
-  }
-}
-
-function pushFile(out: DescribedRun, path: string, source: string, st: Stats): void {
-  out.entries.push({
-    path,
-    type: "file",
-    mode: st.mode & 0o777,
-    size: st.size,
-    sha256: "", // hashed for all files at once, concurrently
-    mtime: mtimeMicros(st.mtimeMs),
-  });
-  out.sources.set(path, source);
-}
-
-/**
- * A link into the archived runs becomes a relative link; one to a file
- * elsewhere becomes that file when dereferencing; any other is left to the
- * caller in `outsideLinks`.
- */
-async function describeLink(walk: Walk, path: string): Promise<void> {
-  const abs = join(walk.home, path);
-  const target = await readlink(abs);
-  const real = await realpath(abs).catch(() => undefined);
-  // A dangling link still names a place: keep it when that place is ours.
-  const lands = real ?? join(dirname(abs), target);
-  const inHome = relative(walk.home, lands).split(sep).join("/");
-  if (!inHome.startsWith("../") && walk.roots.has(inHome.split("/")[0])) {
-    const rel = relative(dirname(abs), lands).split(sep).join("/");
-    walk.out.entries.push({ path, type: "symlink", target: rel === "" ? "." : rel });
-    return;
-  }
-  const st = real === undefined ? undefined : await stat(real);
-  if (st?.isFile() && walk.dereference) return pushFile(walk.out, path, real!, st);
-  walk.out.outsideLinks.push({ path, target, real, realIsFile: st?.isFile() ?? false });
-}
-
-/**
- * Whether two descriptions of one run are the same run: same entries with the
- * same types, modes, sizes, digests and targets. Times are not content.
- */
-export function sameContent(a: readonly ArchiveEntry[], b: readonly ArchiveEntry[]): boolean {
-  if (a.length !== b.length) return false;
-  const byPath = new Map(b.map((e) => [e.path, e]));
-  return a.every((x) => {
-    const y = byPath.get(x.path);
-    if (y === undefined || y.type !== x.type) return false;
-    if (x.type === "symlink") return x.target === (y as SymlinkEntry).target;
-    if (x.mode !== (y as DirEntry | FileEntry).mode) return false;
-    return x.type === "dir" ||
-      (x.size === (y as FileEntry).size && x.sha256 === (y as FileEntry).sha256);
-  });
-}
-
-// --- checking what an archive holds ----------------------------------------------------------
+export * from "./entry.ts";
+export * from "./describe.ts";
 
 /**
  * Why an archive path cannot be one of ours, or undefined: it must be

@@ -1,21 +1,20 @@
 /**
- * git as runstage runs it, and a commit's files written out straight from git's
- * object store for `--source git:REF`: no checkout, so the user's index, work tree
- * and HEAD are never read or written, and a bare repository works the same.
- *
- * Every git command runs as `git --no-optional-locks -C DIR|--git-dir=DIR ...`, with
- * the variables that could point git at another repository (GIT_DIR and friends)
- * removed, so a runstage started from a git hook still reads the project's repo and
- * never writes the user's index.
+ * A commit's files written out straight from git's object store for
+ * `--source git:REF`: no checkout, so the user's index, work tree and HEAD are
+ * never read or written, and a bare repository works the same.
  *
  * Extraction: one `git ls-tree` lists the project's subtree; one `git cat-file
  * --batch` streams the blobs, and each is written through in chunks as it arrives,
  * so the memory it takes does not grow with a blob's size. Blobs are written
  * as stored: no smudge filters (Git LFS files stay pointers), no end-of-line
- * conversion. Higher-level git (origins, work tree state, provenance) is lib/git/vcs.ts.
+ * conversion.
+ *
+ * Running git is command.ts and reading `cat-file --batch` is blobs.ts, both
+ * split off to keep this module about which files land where; what callers
+ * used to import from here about running git is re-exported. Higher-level git
+ * (origins, work tree state, provenance) is lib/git/vcs.ts.
  */
 import { Buffer } from "node:buffer";
-import { type ChildProcess, spawn, type StdioOptions } from "node:child_process";
 import {
   closeSync,
   mkdirSync,
@@ -27,121 +26,20 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname, join, sep } from "node:path";
-import process from "node:process";
 import { RunstageError } from "../errors.ts";
+import { BlobStream } from "./blobs.ts";
+import { gitFailed, type GitOutput, type GitRepo, inRepo, runGit } from "./command.ts";
 
-// ---------------------------------------------------------------------------
-// Repositories
-
-export interface GitRepo {
-  /** The git dir, absolute and real (`.git`, a bare repo, or `.git/worktrees/X`). */
-  gitDir: string;
-  /** The work tree root, absolute and real; undefined for a bare repo. */
-  workTree?: string;
-  bare: boolean;
-  /** The project dir relative to the work tree root, `/`-separated; "" at the root and when bare. */
-  prefix: string;
-}
-
-// ---------------------------------------------------------------------------
-// Running git
-
-/** Raised when there is no `git` to run; callers that can do without git catch it. */
-export class GitNotFoundError extends RunstageError {
-  constructor() {
-    super("git not found: install git to use --source git:REF");
-    this.name = "GitNotFoundError";
-  }
-}
-
-/** What a finished git command left: its exit code and both outputs. */
-export interface GitOutput {
-  code: number;
-  stdout: Uint8Array;
-  stderr: string;
-}
-
-/** Variables that would make git use another repository, index or work tree than ours. */
-const REPOSITORY_VARIABLES = [
-  "GIT_DIR",
-  "GIT_WORK_TREE",
-  "GIT_INDEX_FILE",
-  "GIT_OBJECT_DIRECTORY",
-  "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-  "GIT_COMMON_DIR",
-  "GIT_NAMESPACE",
-  "GIT_PREFIX",
-];
-
-function gitEnv(): Record<string, string | undefined> {
-  // LC_ALL=C: the one message runstage recognises ("not a git repository") is English.
-  const env: Record<string, string | undefined> = { ...process.env, LC_ALL: "C" };
-  for (const name of REPOSITORY_VARIABLES) delete env[name];
-  return env;
-}
-
-/** `-C DIR`: git finds the repository from a directory, as a user in it would. */
-export function inDir(dir: string): string[] {
-  return ["-C", dir];
-}
-
-/** `--git-dir=DIR`: git reads this repository's objects and refs, and no work tree. */
-export function inRepo(repo: GitRepo): string[] {
-  return [`--git-dir=${repo.gitDir}`];
-}
-
-/**
- * Starts `git <where> <args>`. A missing git surfaces as an "error" event with
- * code ENOENT (the cwd is never given, `where` says where git works).
- */
-export function spawnGit(where: string[], args: string[], stdio: StdioOptions) {
-  return spawn("git", ["--no-optional-locks", ...where, ...args], {
-    env: gitEnv(),
-    stdio,
-    windowsHide: true,
-  });
-}
-
-/**
- * Runs git to the end; any exit code is returned, a missing git is GitNotFoundError.
- * `where` is `inDir(...)` or `inRepo(...)` plus any global options (`-c k=v`), `args`
- * the command and its arguments.
- */
-export function runGit(where: string[], args: string[], input?: string): Promise<GitOutput> {
-  return new Promise((resolve, reject) => {
-    const child = spawnGit(where, args, [input === undefined ? "ignore" : "pipe", "pipe", "pipe"]);
-    const stdout: Uint8Array[] = [];
-    const stderr: Uint8Array[] = [];
-    child.stdout!.on("data", (chunk: Uint8Array) => stdout.push(chunk));
-    child.stderr!.on("data", (chunk: Uint8Array) => stderr.push(chunk));
-    child.on("error", (err: NodeJS.ErrnoException) => {
-      reject(err.code === "ENOENT" ? new GitNotFoundError() : err);
-    });
-    child.on("close", (code, signal) => {
-      resolve({
-        code: code ?? (signal ? 128 : 1),
-        stdout: Buffer.concat(stdout),
-        stderr: Buffer.concat(stderr).toString("utf8"),
-      });
-    });
-    if (input !== undefined) {
-      child.stdin!.on("error", () => {}); // git may exit before reading it all; its code says why.
-      child.stdin!.end(input);
-    }
-  });
-}
-
-/** A git failure the user can look into: which command, where, and git's own first line. */
-export function gitFailed(where: string[], args: string[], out: GitOutput): RunstageError {
-  const gitDir = where.find((arg) => arg.startsWith("--git-dir="));
-  const place = gitDir ? gitDir.slice("--git-dir=".length) : where[where.indexOf("-C") + 1];
-  return new RunstageError(`git ${args[0]} failed in ${place}: ${gitMessage(out.stderr)}`);
-}
-
-function gitMessage(stderr: string): string {
-  const line = stderr.split("\n").map((l) => l.trim()).find((l) => l) ?? "no message";
-  return line.replace(/^(fatal|error): /, "");
-}
+export {
+  gitFailed,
+  GitNotFoundError,
+  type GitOutput,
+  type GitRepo,
+  inDir,
+  inRepo,
+  runGit,
+  spawnGit,
+} from "./command.ts";
 
 // ---------------------------------------------------------------------------
 // Extracting a commit
@@ -398,140 +296,4 @@ class TreeWriter {
 function isLfsPointer(content: Uint8Array): boolean {
   return content.length <= 1024 && content.length >= LFS_POINTER.length &&
     LFS_POINTER.every((byte, i) => content[i] === byte);
-}
-
-// ---------------------------------------------------------------------------
-// Reading blobs
-
-/**
- * `git cat-file --batch` over a list of object ids, read in order: a header
- * `<oid> blob <size>\n`, then exactly `size` bytes, then `\n`. Content is handed
- * on in the chunks the pipe delivers; nothing more than a chunk is held.
- */
-class BlobStream {
-  #child: ChildProcess;
-  #bytes: ByteReader;
-  #exit: Promise<{ code: number | null; error?: Error }>;
-  #stderr: Uint8Array[] = [];
-  #where: string[];
-
-  constructor(repo: GitRepo, oids: string[]) {
-    this.#where = inRepo(repo);
-    // --buffer: all ids are known up front, so git need not flush after each object.
-    this.#child = spawnGit(this.#where, ["cat-file", "--batch", "--buffer"], [
-      "pipe",
-      "pipe",
-      "pipe",
-    ]);
-    this.#exit = new Promise((resolve) => {
-      this.#child.on("close", (code) => resolve({ code }));
-      this.#child.on("error", (error) => resolve({ code: null, error }));
-    });
-    this.#child.stderr!.on("data", (chunk: Uint8Array) => this.#stderr.push(chunk));
-    this.#child.stdin!.on("error", () => {}); // git exited early: its stderr says why.
-    this.#child.stdin!.end(oids.map((oid) => `${oid}\n`).join(""));
-    this.#bytes = new ByteReader(this.#child.stdout!);
-  }
-
-  /** The next object's header: checks it is `oid` and a blob, returns its size. */
-  async next(oid: string): Promise<number> {
-    const header = await this.#bytes.line();
-    if (header === undefined) throw await this.#failure();
-    const [got, type, size] = header.split(" ");
-    if (got !== oid || type !== "blob" || !/^\d+$/.test(size ?? "")) {
-      throw new RunstageError(
-        `git object ${oid} is missing or not a file (${header}): ` +
-          "the repository is incomplete, fetch it again",
-      );
-    }
-    return Number(size);
-  }
-
-  /** The content of the current blob, `size` bytes, chunk by chunk. */
-  async read(size: number, sink: (chunk: Uint8Array) => Promise<void> | void): Promise<void> {
-    if (!(await this.#bytes.take(size, sink)) || !(await this.#bytes.take(1, () => {}))) {
-      throw await this.#failure();
-    }
-  }
-
-  async readWhole(size: number): Promise<Uint8Array> {
-    const content = new Uint8Array(size);
-    let at = 0;
-    await this.read(size, (chunk) => {
-      content.set(chunk, at);
-      at += chunk.length;
-    });
-    return content;
-  }
-
-  skip(size: number): Promise<void> {
-    return this.read(size, () => {});
-  }
-
-  /** After the last blob: git must have exited cleanly. */
-  async finish(): Promise<void> {
-    const exit = await this.#exit;
-    if (exit.code !== 0) throw await this.#failure();
-  }
-
-  /** Stops git if it still runs (an error while writing); harmless once it has exited. */
-  abort(): void {
-    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill();
-  }
-
-  async #failure(): Promise<Error> {
-    const exit = await this.#exit;
-    if (exit.error) return exit.error;
-    const stderr = Buffer.concat(this.#stderr).toString("utf8");
-    return gitFailed(this.#where, ["cat-file"], {
-      code: exit.code ?? 1,
-      stdout: new Uint8Array(),
-      stderr: stderr || "output ended early",
-    });
-  }
-}
-
-/** Pull-based reading of a byte stream: lines and exact byte counts, across chunks. */
-class ByteReader {
-  #chunks: AsyncIterator<Uint8Array>;
-  #head: Uint8Array = new Uint8Array();
-
-  constructor(stream: AsyncIterable<Uint8Array>) {
-    this.#chunks = stream[Symbol.asyncIterator]();
-  }
-
-  /** The next line without its `\n`; undefined at the end of the stream. */
-  async line(): Promise<string | undefined> {
-    const parts: Uint8Array[] = [];
-    while (true) {
-      const nl = this.#head.indexOf(10);
-      if (nl !== -1) {
-        parts.push(this.#head.subarray(0, nl));
-        this.#head = this.#head.subarray(nl + 1);
-        return Buffer.concat(parts).toString("utf8");
-      }
-      parts.push(this.#head);
-      if (!(await this.#more())) return undefined;
-    }
-  }
-
-  /** Hands the next `n` bytes to `sink`; false when the stream ends first. */
-  async take(n: number, sink: (chunk: Uint8Array) => Promise<void> | void): Promise<boolean> {
-    let left = n;
-    while (left > 0) {
-      if (this.#head.length === 0 && !(await this.#more())) return false;
-      const piece = this.#head.subarray(0, Math.min(left, this.#head.length));
-      this.#head = this.#head.subarray(piece.length);
-      left -= piece.length;
-      await sink(piece);
-    }
-    return true;
-  }
-
-  async #more(): Promise<boolean> {
-    const next = await this.#chunks.next();
-    if (next.done) return false;
-    this.#head = next.value;
-    return true;
-  }
 }
