@@ -13,6 +13,7 @@ import { mtimeMicros } from "../run/fileslog.ts";
 import { hashFile } from "../run/manifest.ts";
 import { comparePaths } from "../fs/pathorder.ts";
 import { forEachConcurrent } from "../fs/pool.ts";
+import { checkAborted } from "../interrupt.ts";
 import { type ArchiveEntry, type FileEntry, runPartPaths } from "./entry.ts";
 
 /** Files hashed at once, as the manifest does: enough to keep a disk and two cores busy. */
@@ -55,13 +56,15 @@ export async function describeRun(
     home: realHome,
     roots: new Set(options.within.flatMap(runPartPaths)),
     dereference: options.dereference ?? false,
+    signal: options.signal,
     out: { entries: [], sources: new Map(), outsideLinks: [], special: [] },
   };
   for (const part of runPartPaths(id).sort(comparePaths)) await describePath(walk, part);
   const out = walk.out;
   const files = out.entries.filter((e): e is FileEntry => e.type === "file");
   await forEachConcurrent(files, HASH_CONCURRENCY, async (entry) => {
-    entry.sha256 = await hashFile(out.sources.get(entry.path)!);
+    checkAborted(options.signal);
+    entry.sha256 = await hashFile(out.sources.get(entry.path)!, options.signal);
   });
   return out;
 }
@@ -71,16 +74,20 @@ export interface DescribeOptions {
   within: readonly string[];
   /** Store a link to a file outside them as that file's content. */
   dereference?: boolean;
+  /** Aborting stops the walk and the hashing (RunInterrupted). */
+  signal?: AbortSignal;
 }
 
 interface Walk {
   home: string;
   roots: Set<string>;
   dereference: boolean;
+  signal?: AbortSignal;
   out: DescribedRun;
 }
 
 async function describePath(walk: Walk, path: string): Promise<void> {
+  checkAborted(walk.signal);
   const abs = join(walk.home, path);
   const st = await lstat(abs).catch((err) => {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;

@@ -5,7 +5,9 @@
  * stream past, and once to write it, hashed again so that a file changing
  * meanwhile fails the export instead of shipping a lie. The archive is written
  * to a temp file beside the target and renamed at the end: a failed export
- * leaves no half file.
+ * leaves no half file. A stop signal (options.signal) is heeded between files
+ * and between chunks of both passes: the export throws RunInterrupted, having
+ * removed its temp file.
  */
 import { Buffer } from "node:buffer";
 import { createHash, randomBytes } from "node:crypto";
@@ -31,6 +33,7 @@ import {
   runPartPaths,
 } from "./format.ts";
 import { RunstageError } from "../errors.ts";
+import { checkAborted, RunInterrupted } from "../interrupt.ts";
 import { liveProjectDir } from "../run/live.ts";
 import { readManifest } from "../run/manifest.ts";
 import { comparePaths } from "../fs/pathorder.ts";
@@ -67,7 +70,7 @@ export interface ExportOptions {
   /** Recorded in the index. */
   runstageVersion: string;
   onProgress?: (progress: ArchiveProgress) => void;
-  /** Aborting stops the export; nothing is left behind. */
+  /** Aborting stops the export with RunInterrupted; nothing is left behind. */
   signal?: AbortSignal;
 }
 
@@ -112,6 +115,7 @@ export async function exportRuns(
     const run = await describeRun(runsHome, info.run.id, {
       within: ids,
       dereference: options.dereference,
+      signal: options.signal,
     });
     checkDescribed(info, run);
     described.push(run);
@@ -262,12 +266,12 @@ async function writeArchive(
     const progress = { bytes: 0, totalBytes };
     await addEntry(tar, { name: INDEX_NAME, type: "file", mode: 0o644 }, formatIndex(index));
     for (const entry of index.entries) {
-      if (options.signal?.aborted) throw interrupted();
+      checkAborted(options.signal);
       if (entry.type === "file") {
         await addFile(tar, entry, sources.get(entry.path)!, (n) => {
           progress.bytes += n;
           options.onProgress?.(progress);
-          if (options.signal?.aborted) throw interrupted();
+          checkAborted(options.signal);
         });
       } else if (entry.type === "dir") {
         await addEntry(tar, { name: entry.path, type: "directory", mode: entry.mode });
@@ -282,16 +286,12 @@ async function writeArchive(
     tar.destroy();
     await written.catch(() => {});
     await rm(tmp, { force: true });
-    if (err instanceof RunstageError) throw err;
+    if (err instanceof RunstageError || err instanceof RunInterrupted) throw err;
     throw new RunstageError(
       `cannot export to ${file}: writing failed (${(err as NodeJS.ErrnoException).code ?? err});` +
         ` no archive was written`,
     );
   }
-}
-
-function interrupted(): RunstageError {
-  return new RunstageError("export interrupted: no archive was written", 130);
 }
 
 type Header = Parameters<Pack["entry"]>[0];

@@ -26,11 +26,12 @@ import {
   unsafePathReason,
 } from "./format.ts";
 import { RunstageError } from "../errors.ts";
+import { checkAborted, RunInterrupted } from "../interrupt.ts";
 import type { ArchiveProgress } from "./export.ts";
 
 export interface ExtractOptions {
   onProgress?: (progress: ArchiveProgress) => void;
-  /** Aborting stops the extraction at the next chunk. */
+  /** Aborting stops the extraction at the next entry or chunk (RunInterrupted). */
   signal?: AbortSignal;
 }
 
@@ -76,7 +77,10 @@ export async function extractArchive(
   } catch (err) {
     extractor.destroy();
     source.destroy();
-    if (err instanceof ArchiveRefusal || err instanceof RunstageError || isSystemError(err)) {
+    if (
+      err instanceof ArchiveRefusal || err instanceof RunstageError ||
+      err instanceof RunInterrupted || isSystemError(err)
+    ) {
       throw err;
     }
     // A gzip or tar error: the stream that failed says why better than the one it closed.
@@ -132,7 +136,7 @@ class EntryChecker {
   }
 
   private async check(header: Header, data: EntryData): Promise<void> {
-    if (this.signal?.aborted) throw interrupted();
+    checkAborted(this.signal);
     if (this.#index === undefined) return await this.takeIndex(header, data);
     const path = header.type === "directory" ? header.name.replace(/\/$/, "") : header.name;
     const unsafe = unsafePathReason(path);
@@ -200,7 +204,7 @@ class EntryChecker {
     const hash = createHash("sha256");
     try {
       for await (const chunk of data) {
-        if (this.signal?.aborted) throw interrupted();
+        checkAborted(this.signal);
         hash.update(chunk);
         await fh.write(chunk);
       }
@@ -264,8 +268,4 @@ function concat(chunks: Uint8Array[]): Uint8Array {
     at += c.length;
   }
   return out;
-}
-
-function interrupted(): RunstageError {
-  return new RunstageError("import interrupted: nothing was imported", 130);
 }

@@ -19,6 +19,7 @@ import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { type ArchiveIndex, ArchiveRefusal, entriesByRun, type FileEntry } from "./format.ts";
 import { RunstageError } from "../errors.ts";
+import { checkAborted } from "../interrupt.ts";
 import type { ArchiveProgress } from "./export.ts";
 import { runAt } from "../run/identity.ts";
 import { extractArchive, isSystemError } from "./extract.ts";
@@ -26,7 +27,7 @@ import { applyDirModes, checkManifest, moveIntoPlace, presentRuns } from "./plac
 
 export interface ImportOptions {
   onProgress?: (progress: ArchiveProgress) => void;
-  /** Aborting stops the import; the runs home is left as it was. */
+  /** Aborting stops the import with RunInterrupted; the runs home is left as it was. */
   signal?: AbortSignal;
 }
 
@@ -51,8 +52,9 @@ export interface ImportReport {
 /**
  * Imports the runs of `file` into `runsHome`. Runs already there with the same
  * content are skipped; a run id there with other content refuses the import.
- * Throws a RunstageError naming the first fault; the runs home is then as it
- * was.
+ * Throws a RunstageError naming the first fault, or RunInterrupted once
+ * `options.signal` is aborted (checked up to the moment the runs move); the
+ * runs home is then as it was.
  */
 export async function importArchive(
   file: string,
@@ -67,10 +69,12 @@ export async function importArchive(
     staging = mkdtempSync(join(runsHome, ".import-"));
     const present = new Set<string>();
     const index = await extractArchive(file, gzip, staging, size, options, async (index) => {
-      for (const id of await presentRuns(runsHome, index)) present.add(id);
+      for (const id of await presentRuns(runsHome, index, options.signal)) present.add(id);
     });
     const todo = index.runs.filter((r) => !present.has(r.id));
-    for (const run of todo) await checkManifest(runAt(staging, run.id, run.name));
+    for (const run of todo) await checkManifest(runAt(staging!, run.id, run.name), options.signal);
+    // The last moment to stop: once runs move, the import completes.
+    checkAborted(options.signal);
     moveIntoPlace(staging, runsHome, todo);
     await applyDirModes(runsHome, index, todo);
     return report(file, runsHome, index, present);

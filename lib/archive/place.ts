@@ -18,6 +18,7 @@ import {
   sameContent,
 } from "./format.ts";
 import { RunstageError } from "../errors.ts";
+import { checkAborted } from "../interrupt.ts";
 import { readManifest, verifyRunFiles } from "../run/manifest.ts";
 import { comparePaths } from "../fs/pathorder.ts";
 import type { Run } from "../run/identity.ts";
@@ -27,14 +28,19 @@ import type { Run } from "../run/identity.ts";
  * A run id there with other content (or only some of its parts) refuses the
  * whole import: which of the two is right is for the user to say.
  */
-export async function presentRuns(runsHome: string, index: ArchiveIndex): Promise<string[]> {
+export async function presentRuns(
+  runsHome: string,
+  index: ArchiveIndex,
+  signal?: AbortSignal,
+): Promise<string[]> {
   const ids = index.runs.map((r) => r.id);
   const byRun = entriesByRun(index);
   const present: string[] = [];
   for (const run of index.runs) {
     const there = runPartPaths(run.id).some((p) => statSync(join(runsHome, p), NO_THROW));
     if (!there) continue;
-    const existing = await describeRun(runsHome, run.id, { within: ids });
+    checkAborted(signal);
+    const existing = await describeRun(runsHome, run.id, { within: ids, signal });
     const same = existing.outsideLinks.length === 0 && existing.special.length === 0 &&
       sameContent(existing.entries, byRun.get(run.id)!);
     if (!same) {
@@ -51,11 +57,14 @@ export async function presentRuns(runsHome: string, index: ArchiveIndex): Promis
 
 const NO_THROW = { throwIfNoEntry: false } as const;
 
-/** A run's files against its own manifest, as `verify` would check them after the import. */
-export async function checkManifest(run: Run): Promise<void> {
+/**
+ * A run's files against its own manifest, as `verify` would check them after
+ * the import; an aborted `signal` stops it (RunInterrupted).
+ */
+export async function checkManifest(run: Run, signal?: AbortSignal): Promise<void> {
   const manifest = readManifest(run);
   if (manifest === undefined) return; // never staged: nothing to hold it to
-  const report = await verifyRunFiles(run, manifest);
+  const report = await verifyRunFiles(run, manifest, signal);
   const problems = [
     ...report.modified.map((p) => `modified ${p}`),
     ...report.missing.map((p) => `missing ${p}`),

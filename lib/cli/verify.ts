@@ -1,4 +1,7 @@
-/** `runstage verify RUN`: re-hash a run's files against its manifest. */
+/**
+ * `runstage verify RUN`: re-hash a run's files against its manifest. Ctrl-C or
+ * SIGTERM stops it between chunks; it writes nothing, so nothing is left behind.
+ */
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { RunstageError } from "../errors.ts";
@@ -6,6 +9,7 @@ import { isLiveLink, liveProjectDir } from "../run/live.ts";
 import { readManifest, verifyPassed, type VerifyReport, verifyRunFiles } from "../run/manifest.ts";
 import type { Run } from "../run/identity.ts";
 import { globalOptions, namedRun, printJson } from "./context.ts";
+import { withInterrupt } from "./lifecycle.ts";
 
 export function verifyCommand() {
   return new Command("verify")
@@ -24,7 +28,10 @@ export function verifyCommand() {
           `run ${run.name} has no manifest (status ${status}): only staged runs can be verified`,
         );
       }
-      const { live, ...report } = liveReport(run, await verifyRunFiles(run, manifest));
+      const checked = await withInterrupt((interrupt) =>
+        verifyRunFiles(run, manifest, interrupt.signal)
+      );
+      const { live, ...report } = liveReport(run, checked);
       const ok = verifyPassed(report);
       const liveDir = liveProjectDir(run) ?? null;
       if (options.json) {

@@ -12,6 +12,7 @@ import { writeMeta } from "./meta.ts";
 import { comparePaths, isRepresentablePath } from "../fs/pathorder.ts";
 import { forEachConcurrent } from "../fs/pool.ts";
 import type { Run } from "./identity.ts";
+import { checkAborted } from "../interrupt.ts";
 
 export interface ManifestEntry {
   type: FileType;
@@ -24,13 +25,17 @@ const HASH_CHUNK = 4 * 1024 * 1024;
 /** Files hashed at once: enough to keep the disk and both cores busy. */
 const HASH_CONCURRENCY = 8;
 
-/** SHA-256 of a file's content, streamed through the hash. */
-export async function hashFile(path: string): Promise<string> {
+/**
+ * SHA-256 of a file's content, streamed through the hash. An aborted `signal`
+ * stops it between chunks (RunInterrupted): a 10 GB file need not be read to the end.
+ */
+export async function hashFile(path: string, signal?: AbortSignal): Promise<string> {
   const fh = await open(path, "r");
   try {
     const hash = createHash("sha256");
     const buf = new Uint8Array(HASH_CHUNK);
     for (let pos = 0;;) {
+      if (signal) await heedSignals(signal);
       const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
       if (bytesRead === 0) break;
       hash.update(buf.subarray(0, bytesRead));
@@ -40,6 +45,16 @@ export async function hashFile(path: string): Promise<string> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * A turn of the event loop, then RunInterrupted if `signal` is aborted. File
+ * reads that complete at once can chain without one, and a stop signal's
+ * handler runs only in one.
+ */
+async function heedSignals(signal: AbortSignal): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  checkAborted(signal);
 }
 
 /**
@@ -112,8 +127,12 @@ export function verifyPassed(report: VerifyReport): boolean {
   return report.modified.length + report.missing.length + report.unexpected.length === 0;
 }
 
-/** Re-hashes every file of the run dir against the manifest. */
-export async function verifyRunFiles(run: Run, manifest: ManifestEntry[]): Promise<VerifyReport> {
+/** Re-hashes every file of the run dir against the manifest; an aborted `signal` stops it. */
+export async function verifyRunFiles(
+  run: Run,
+  manifest: ManifestEntry[],
+  signal?: AbortSignal,
+): Promise<VerifyReport> {
   // A run dir deleted as a whole is every file missing, not a crash.
   const present = await scanRunDir(run.runDir).catch((err) => {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return new Map<string, never>();
@@ -130,7 +149,8 @@ export async function verifyRunFiles(run: Run, manifest: ManifestEntry[]): Promi
     if (!expected.has(path) && isRepresentablePath(path)) report.unexpected.push(path);
   }
   await forEachConcurrent(toHash, HASH_CONCURRENCY, async (path) => {
-    const digest = await hashFile(join(run.runDir, path));
+    checkAborted(signal);
+    const digest = await hashFile(join(run.runDir, path), signal);
     if (digest !== expected.get(path)) report.modified.push(path);
   });
   report.checked = toHash.length;
