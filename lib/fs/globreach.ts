@@ -17,6 +17,8 @@ import picomatch from "picomatch";
 
 export interface GlobReach {
   glob: string;
+  /** A glob without wildcards: it names one path. */
+  literal: boolean;
   /** The glob's dirs and names before its first wildcard, `/`-separated; "" for none. */
   fixed: string;
   /** Whether the glob matches `path` (relative, `/`-separated). */
@@ -38,7 +40,7 @@ export function globReach(glob: string, options: { dot: boolean }): GlobReach {
     const parent = fixed.includes("/") ? fixed.slice(0, fixed.lastIndexOf("/")) : "";
     const reachesBelow = (dir: string) =>
       dir === parent || parent.startsWith(`${dir}/`) || dir === "";
-    return { glob, fixed, matches, reachesBelow, names };
+    return { glob, literal: true, fixed, matches, reachesBelow, names };
   }
   const rest = scan.glob.split("/");
   const spans = /\{[^}]*\/[^}]*\}|\([^)]*\/[^)]*\)/.test(scan.glob);
@@ -56,7 +58,7 @@ export function globReach(glob: string, options: { dot: boolean }): GlobReach {
     }
     return true;
   };
-  return { glob, fixed, matches, reachesBelow, names };
+  return { glob, literal: false, fixed, matches, reachesBelow, names };
 }
 
 /** `path` as segments below `base`, or undefined when it is not `base` or below it. */
