@@ -6,17 +6,18 @@
  */
 import assert from "node:assert/strict";
 import { onlyRun, runstage } from "../support/cli.ts";
-import { type Files, listTree, sha256File, withProject } from "../support/fixtures.ts";
+import {
+  exists,
+  type Files,
+  listTree,
+  sha256File,
+  sha256Text,
+  withProject,
+} from "../support/fixtures.ts";
 
 /** runstage in `project` with its own runs home. */
 function cli(project: string, runsHome: string, ...args: string[]) {
   return runstage(["-C", project, "--runs", runsHome, ...args]);
-}
-
-/** SHA-256 of a text, computed here (WebCrypto), not by runstage. */
-async function sha256Text(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** log/runner messages, without their timestamps. */
@@ -44,16 +45,6 @@ async function manifest(metaDir: string): Promise<Map<string, string>> {
       return [path.join(" "), `${type} ${digest}`];
     }),
   );
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
 }
 
 /** Meta config.json: its exact text, and its keys in sorted order. */

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { runstage } from "../support/cli.ts";
-import { listTree, sha256File, withProject } from "../support/fixtures.ts";
+import { exists, listTree, sha256File, withProject } from "../support/fixtures.ts";
 
 function cli(project: string, runsHome: string, ...args: string[]) {
   return runstage(["-C", project, "--runs", runsHome, ...args]);
@@ -65,16 +65,6 @@ async function manifest(metaDir: string) {
 
 async function readJson(path: string): Promise<unknown> {
   return JSON.parse(await Deno.readTextFile(path));
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
 }
 
 /** Asserts a failed command: non-zero, one line on stderr, nothing on stdout. */

@@ -8,10 +8,11 @@
 import assert from "node:assert/strict";
 import { onlyRun, runstage } from "../support/cli.ts";
 import {
+  exists,
   type Files,
-  listTree,
   makeProject,
   sha256File,
+  snapshot,
   withTempDir,
   writeTree,
 } from "../support/fixtures.ts";
@@ -27,24 +28,6 @@ exec = "echo training"
 [hello]
 exec = "echo hello"
 `;
-
-/** What a runs home holds: every entry, and the content hash of every file. */
-async function snapshot(dir: string): Promise<string[]> {
-  const entries = await listTree(dir);
-  return await Promise.all(
-    entries.map(async (e) => e.endsWith("/") ? e : `${e} ${await sha256File(`${dir}/${e}`)}`),
-  );
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
-}
 
 interface Expect {
   /** The exit code; 1 unless said otherwise. */

@@ -16,33 +16,19 @@ import {
   planConfig,
   resolveConfig,
 } from "../../lib/config/config.ts";
-import { RunstageError } from "../../lib/errors.ts";
 import { parseGageFile } from "../../lib/gagefile/parse.ts";
 import type { OpDef } from "../../lib/gagefile/opdef.ts";
 import { runstage } from "../support/cli.ts";
+import {
+  assertUserError,
+  assertUserErrorAsync,
+  withProject,
+  writeTree,
+} from "../support/fixtures.ts";
 
 // --- Helpers ---------------------------------------------------------------------------
 
 type Files = Record<string, string>;
-
-/** Runs `fn` on a temp project holding `files`, removed afterwards even when `fn` throws. */
-async function withProject<T>(files: Files, fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "runstage-config-" }));
-  try {
-    await writeFiles(dir, files);
-    return await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function writeFiles(root: string, files: Files): Promise<void> {
-  for (const [path, text] of Object.entries(files)) {
-    const abs = join(root, path);
-    await Deno.mkdir(join(abs, ".."), { recursive: true });
-    await Deno.writeTextFile(abs, text);
-  }
-}
 
 /** The op of a one-op Gage file written in TOML. */
 function op(toml: string): OpDef {
@@ -61,7 +47,7 @@ async function applyFlags(files: Files, opdef: OpDef, args: string[]) {
       const plan = await planConfig(join(dir, "project"), opdef);
       const config = resolveConfig(plan, parseFlags(args), opdef);
       const runDir = join(dir, "run");
-      await writeFiles(runDir, files);
+      await writeTree(runDir, files);
       const applied = await applyConfig(runDir, plan, config);
       const after: Files = {};
       for (const path of Object.keys(files)) {
@@ -70,38 +56,6 @@ async function applyFlags(files: Files, opdef: OpDef, args: string[]) {
       return { plan, config, applied, after };
     },
   );
-}
-
-async function assertRejects(
-  fn: () => Promise<unknown>,
-  ...patterns: (RegExp | string)[]
-): Promise<void> {
-  let thrown: unknown;
-  try {
-    await fn();
-  } catch (err) {
-    thrown = err;
-  }
-  assertOneLineError(thrown, patterns);
-}
-
-function assertThrows(fn: () => unknown, ...patterns: (RegExp | string)[]): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  assertOneLineError(thrown, patterns);
-}
-
-function assertOneLineError(thrown: unknown, patterns: (RegExp | string)[]): void {
-  assert.ok(thrown instanceof RunstageError, `expected a RunstageError, got ${thrown}`);
-  assert.ok(!thrown.message.includes("\n"), `message is not one line: ${thrown.message}`);
-  for (const pattern of patterns) {
-    if (typeof pattern === "string") assert.ok(thrown.message.includes(pattern), thrown.message);
-    else assert.match(thrown.message, pattern);
-  }
 }
 
 // --- Flag values ------------------------------------------------------------------------
@@ -160,8 +114,8 @@ Deno.test("parseFlags splits at the first =, keeps the last of a repeated flag",
 });
 
 Deno.test("a flag without = or without a name is an error", () => {
-  assertThrows(() => parseFlags(["lr"]), 'flag "lr" has no value; write it as lr=VALUE');
-  assertThrows(() => parseFlags(["=1"]), 'flag "=1" has no name');
+  assertUserError(() => parseFlags(["lr"]), 'flag "lr" has no value; write it as lr=VALUE');
+  assertUserError(() => parseFlags(["=1"]), 'flag "=1" has no name');
 });
 
 Deno.test("formatFlagValue writes flag text that reads back as the value", () => {
@@ -479,7 +433,7 @@ Deno.test("TOML has no null: a null flag for a TOML key is an error before anyth
   await withProject({ "conf.toml": "lr = 0.1\n" }, async (dir) => {
     const opdef = op('config = "conf.toml"');
     const plan = await planConfig(dir, opdef);
-    assertThrows(
+    assertUserError(
       () => resolveConfig(plan, parseFlags(["lr=null"]), opdef),
       "flag lr=null: TOML has no null (conf.toml); give another value",
     );
@@ -761,8 +715,8 @@ Deno.test("a key that two files provide is an error naming both and the fix", as
   await withProject(
     { "a.yaml": "seed: 1\nlr: 0.1\n", "b.yaml": "seed: 2\n" },
     async (dir) => {
-      await assertRejects(
-        () => planConfig(dir, op('config = "*.yaml"')),
+      await assertUserErrorAsync(
+        planConfig(dir, op('config = "*.yaml"')),
         'op "train": config key "seed" is in both a.yaml and b.yaml',
         '"-b.yaml#seed"',
       );
@@ -774,12 +728,12 @@ Deno.test("a key that two files provide is an error naming both and the fix", as
 
 Deno.test("a file named without wildcards must exist and have a known format", async () => {
   await withProject({ "params.ini": "lr=1\n" }, async (dir) => {
-    await assertRejects(
-      () => planConfig(dir, op('config = "params.yaml"')),
+    await assertUserErrorAsync(
+      planConfig(dir, op('config = "params.yaml"')),
       /^op "train": config file params\.yaml is not a file in the project dir; fix entry "params\.yaml" of attribute "config"$/,
     );
-    await assertRejects(
-      () => planConfig(dir, op('config = "params.ini"')),
+    await assertUserErrorAsync(
+      planConfig(dir, op('config = "params.ini"')),
       "config file params.ini has no known format; config files end in .json, .yaml, .yml, .toml, .py",
     );
     // A wildcard that matches nothing, or only unknown formats, is no error.
@@ -797,8 +751,8 @@ Deno.test("a file that does not parse is an error with file:line:col", async () 
   ];
   for (const [path, text, pattern] of cases) {
     await withProject({ [path]: text }, async (dir) => {
-      await assertRejects(
-        () => planConfig(dir, op(`config = "${path}"`)),
+      await assertUserErrorAsync(
+        planConfig(dir, op(`config = "${path}"`)),
         pattern,
         'attribute "config"',
       );
@@ -831,15 +785,15 @@ Deno.test("resolveConfig merges flags over the defaults", () => {
 });
 
 Deno.test("an unknown flag is an error that lists the flags there are", () => {
-  assertThrows(
+  assertUserError(
     () => resolveConfig(TWO_KEY_PLAN, { lrr: 1 }, op("")),
     /^unknown flag "lrr" for op "train"; its flags are: lr, epochs, model\.depth$/,
   );
-  assertThrows(
+  assertUserError(
     () => resolveConfig(TWO_KEY_PLAN, { depth: 1, x: 2 }, op("")),
     /^unknown flags "depth", "x" for op "train" \(did you mean model\.depth\?\); its flags are: /,
   );
-  assertThrows(
+  assertUserError(
     () => resolveConfig({ files: [], defaults: {} }, { lr: 1 }, op("")),
     /^unknown flag "lr" for op "train", which has no flags; .*free-flags = true/,
   );
@@ -919,8 +873,8 @@ Deno.test("applyConfig refuses a run copy that lost a key", async () => {
     async (dir) => {
       const opdef = op('config = "conf.yaml"');
       const plan = await planConfig(join(dir, "project"), opdef);
-      await assertRejects(
-        () => applyConfig(join(dir, "run"), plan, { lr: 0.5 }),
+      await assertUserErrorAsync(
+        applyConfig(join(dir, "run"), plan, { lr: 0.5 }),
         `the run's copy of conf.yaml has no flag "lr"`,
       );
     },

@@ -7,10 +7,11 @@
  * again against the host binary it builds. So spawn runstage only through
  * `runstage` or `runstageCommand`, never `main.ts` directly.
  */
+import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { listTree } from "./fixtures.ts";
+import { listTree, snapshot } from "./fixtures.ts";
 
 // Fixtures that used to live here, for tests that import them from this module.
 export { listTree, makeProject, sha256File } from "./fixtures.ts";
@@ -84,4 +85,55 @@ export async function onlyRun(runsHome: string) {
   if (metas.length !== 1) throw new Error(`expected one run in ${runsHome}, found ${metas.length}`);
   const id = metas[0].slice(0, 36);
   return { id, runDir: `${runsHome}/${id}`, metaDir: `${runsHome}/${id}.meta` };
+}
+
+/** runstage with its arguments after `-C PROJECT --runs RUNS_HOME`. */
+export type Cli = (...args: string[]) => Promise<CliResult>;
+
+/** runstage on one project and runs home. */
+export function cliFor(project: string, runsHome: string): Cli {
+  return (...args) => runstage(["-C", project, "--runs", runsHome, ...args]);
+}
+
+/** Asserts the command exits 0 and returns its stdout. */
+export async function ok(result: Promise<CliResult>): Promise<string> {
+  const r = await result;
+  assert.equal(r.code, 0, `exit code; stderr:\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** Asserts the command exits 0 and returns its stdout parsed as JSON. */
+export async function json<T = Record<string, unknown>[]>(result: Promise<CliResult>): Promise<T> {
+  return JSON.parse(await ok(result)) as T;
+}
+
+/** The lines of a command's output, without the final newline. */
+export function rows(text: string): string[] {
+  return text.trimEnd().split("\n");
+}
+
+/**
+ * A failure as the CLI's error policy has it: the exit code, one stderr line
+ * matching `message`, nothing on stdout, and the runs home exactly as it was.
+ * Usage errors (exit 2) may add commander's hint line, and only that. Returns
+ * the error line.
+ */
+export async function fails(
+  cli: Cli,
+  runsHome: string,
+  args: string[],
+  message: RegExp,
+  code = 1,
+): Promise<string> {
+  const before = await snapshot(runsHome);
+  const r = await cli(...args);
+  assert.equal(r.code, code, `exit code of ${args.join(" ")}; stderr:\n${r.stderr}`);
+  assert.equal(r.stdout, "", `nothing on stdout from ${args.join(" ")}`);
+  const lines = rows(r.stderr);
+  if (code === 2 && lines.length === 2) assert.match(lines[1], /^\(run with --help for usage\)$/);
+  else assert.equal(lines.length, 1, `one error line:\n${r.stderr}`);
+  assert.match(lines[0], /^runstage: \S/);
+  assert.match(lines[0], message);
+  assert.deepEqual(await snapshot(runsHome), before, `${args.join(" ")} changed the runs home`);
+  return lines[0];
 }

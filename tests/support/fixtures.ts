@@ -114,8 +114,38 @@ export async function listTree(dir: string): Promise<string[]> {
 
 /** SHA-256 of a file, computed independently of runstage (WebCrypto). */
 export async function sha256File(path: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
+  return hex(await crypto.subtle.digest("SHA-256", await Deno.readFile(path)));
+}
+
+/** SHA-256 of a text (UTF-8), computed independently of runstage (WebCrypto). */
+export async function sha256Text(text: string): Promise<string> {
+  return hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+}
+
+function hex(digest: ArrayBuffer): string {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * What a dir holds: every entry (as listTree has it), each file followed by its
+ * SHA-256. Equal snapshots mean nothing was added, removed or changed.
+ */
+export async function snapshot(dir: string): Promise<string[]> {
+  const entries = await listTree(dir);
+  return await Promise.all(
+    entries.map(async (e) => e.endsWith("/") ? e : `${e} ${await sha256File(`${dir}/${e}`)}`),
+  );
+}
+
+/** Whether anything, a dangling symlink included, is at `path`. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
 }
 
 /** What an error message must match: a RegExp, or a string it must contain. */
@@ -136,15 +166,18 @@ export function assertUserError(
   checkUserError(thrown, [pattern, ...more]);
 }
 
-/** Asserts `promise` rejects with a one-line RunstageError matching every pattern. */
+/**
+ * Asserts `promise` (or the promise `fn` returns) rejects with a one-line
+ * RunstageError matching every pattern.
+ */
 export async function assertUserErrorAsync(
-  promise: Promise<unknown>,
+  promise: Promise<unknown> | (() => Promise<unknown>),
   pattern: MessagePattern,
   ...more: MessagePattern[]
 ): Promise<void> {
   let thrown: unknown;
   try {
-    await promise;
+    await (typeof promise === "function" ? promise() : promise);
   } catch (err) {
     thrown = err;
   }

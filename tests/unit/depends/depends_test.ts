@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { RunstageError } from "../../../lib/errors.ts";
 import { parseGageFile } from "../../../lib/gagefile/parse.ts";
 import {
   applyDepends,
@@ -22,6 +21,7 @@ import { initRunMeta, writeMeta } from "../../../lib/run/meta.ts";
 import type { OpDef } from "../../../lib/gagefile/opdef.ts";
 import { opNamespace } from "../../../lib/gagefile/project.ts";
 import { makeRun, type Run } from "../../../lib/run/identity.ts";
+import { assertUserError, assertUserErrorAsync } from "../../support/fixtures.ts";
 
 // --- fixtures ---------------------------------------------------------------------
 
@@ -98,21 +98,6 @@ async function resolve(
 /** Run-dir paths of each resolved dependency. */
 function tos(resolved: ResolvedDependency[]): string[][] {
   return resolved.map((r) => r.files.map((f) => f.to));
-}
-
-function assertUserError(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => checkUserError(err, pattern));
-}
-
-async function assertRejectsUser(fn: () => Promise<unknown>, pattern: RegExp): Promise<void> {
-  await assert.rejects(fn, (err: unknown) => checkUserError(err, pattern));
-}
-
-function checkUserError(err: unknown, pattern: RegExp): true {
-  assert.ok(err instanceof RunstageError, `a RunstageError, got ${err}`);
-  assert.doesNotMatch(err.message, /\n/, "one line");
-  assert.match(err.message, pattern);
-  return true;
 }
 
 async function withRunDir(fn: (runDir: string) => Promise<void>): Promise<void> {
@@ -342,11 +327,11 @@ Deno.test("project-files: symlinked data dirs are followed", async () => {
 
 Deno.test("project-files: a pattern matching no file is an error before anything is written", async () => {
   await withProject(PROJECT, async (fx) => {
-    await assertRejectsUser(
+    await assertUserErrorAsync(
       () => resolve(fx, [{ files: ["data/*.csv", "data/missing.csv"] }]),
       /^dependency "data\/\*\.csv" \(depends entry 1\): "data\/missing\.csv" matches no project file; fix the pattern or create the file$/,
     );
-    await assertRejectsUser(
+    await assertUserErrorAsync(
       () => resolve(fx, [{ files: ["data/*.csv", "-data/*"] }]),
       /its exclude patterns leave no file/,
     );
@@ -399,7 +384,7 @@ Deno.test("run-files: globs over the run's paths, under a target dir", async () 
       { op: "prepare", files: ["out/**", "-out/tmp/**"], target: "inputs/" },
     ]);
     assert.deepEqual(dep.files, [{ from: `${latest.runDir}/out/x.txt`, to: "inputs/out/x.txt" }]);
-    await assertRejectsUser(
+    await assertUserErrorAsync(
       () => resolve(fx, [{ op: "prepare", files: ["*.h5"] }]),
       new RegExp(
         `^dependency "prepare" \\(depends entry 1\\): "\\*\\.h5" matches no file of run ` +
@@ -426,22 +411,22 @@ Deno.test("run-files: a picked run must be a completed run of the op", async () 
     const { failed, staged, other } = await prepareRuns(fx);
     const pick = (spec: string) => () =>
       resolve(fx, [{ op: "prepare", name: "prepared" }], { prepared: spec });
-    await assertRejectsUser(
+    await assertUserErrorAsync(
       pick(failed.name),
       new RegExp(
         `^prepared=${failed.name} names run ${failed.name}, which is error: ` +
           `pick a completed run of op prepare$`,
       ),
     );
-    await assertRejectsUser(pick(staged.name), /which is staged: pick a completed run/);
-    await assertRejectsUser(
+    await assertUserErrorAsync(pick(staged.name), /which is staged: pick a completed run/);
+    await assertUserErrorAsync(
       pick(other.name),
       new RegExp(
         `^prepared=${other.name} names run ${other.name} of op train: pick a run of op prepare$`,
       ),
     );
-    await assertRejectsUser(pick("99"), /^prepared=99: no run at index 99: there are 6 runs/);
-    await assertRejectsUser(
+    await assertUserErrorAsync(pick("99"), /^prepared=99: no run at index 99: there are 6 runs/);
+    await assertUserErrorAsync(
       () => resolve(fx, [{ op: "prepare", name: "prepared" }], { model: "1" }),
       /^model=1: no run-files dependency is named "model"; pick with prepared=RUN$/,
     );
@@ -450,7 +435,7 @@ Deno.test("run-files: a picked run must be a completed run of the op", async () 
 
 Deno.test("run-files: no completed run of the op names the fix", async () => {
   await withProject({}, async (fx) => {
-    await assertRejectsUser(
+    await assertUserErrorAsync(
       () => resolve(fx, [{ op: "prepare", name: "prepared" }]),
       /^no completed run of op prepare: run it first, or pass prepared=RUN$/,
     );
@@ -458,7 +443,7 @@ Deno.test("run-files: no completed run of the op names the fix", async () => {
     await makeOpRun(fx, "prepare", { a: "1" }, 2);
     await makeOpRun(fx, "train", { a: "1" });
     await makeOpRun(fx, "prepare", { a: "1" }, 0, "another");
-    await assertRejectsUser(
+    await assertUserErrorAsync(
       () => resolve(fx, [{ op: "prepare", name: "prepared" }]),
       /^no completed run of op prepare: run it first, or pass prepared=RUN$/,
     );
@@ -469,12 +454,12 @@ Deno.test("two dependencies wanting one run-dir path is an error; the same file 
   await withProject(PROJECT, async (fx) => {
     await prepareRuns(fx);
     await writeFiles(fx.projectDir, { "out/x.txt": "project\n" });
-    await assertRejectsUser(
+    await assertUserErrorAsync(
       () => resolve(fx, [{ files: "out/x.txt" }, { op: "prepare" }]),
       /^depends entries 1 and 2 both provide "out\/x\.txt"; give one a target dir$/,
     );
     await writeFiles(fx.projectDir, { "log.txt/inner": "dir\n" });
-    await assertRejectsUser(
+    await assertUserErrorAsync(
       () => resolve(fx, [{ files: "log.txt/inner" }, { op: "prepare", files: "log.txt" }]),
       /^depends entries 2 and 1 provide "log\.txt" and "log\.txt\/inner"; give one a target dir$/,
     );

@@ -5,7 +5,6 @@
  * lib/run/output.ts's writer so lines carry their streams, as a real run's do.
  */
 import assert from "node:assert/strict";
-import { RunstageError } from "../../../lib/errors.ts";
 import type { OpDef } from "../../../lib/gagefile/opdef.ts";
 import { OutputWriter, type Stream } from "../../../lib/run/output.ts";
 import { makeRun, type Run } from "../../../lib/run/identity.ts";
@@ -15,6 +14,7 @@ import {
   parseOutputSummary,
   type RunSummary,
 } from "../../../lib/stage/summary.ts";
+import { assertUserError } from "../../support/fixtures.ts";
 
 function op(raw: Record<string, unknown> = {}): OpDef {
   return { name: "train", default: false, exec: {}, sourcecode: undefined, env: {}, raw };
@@ -51,15 +51,6 @@ async function collect(run: Run, raw: Record<string, unknown> = {}) {
   const warnings: string[] = [];
   const summary = await collectSummary(run, op(raw), (m) => warnings.push(m));
   return { summary, warnings };
-}
-
-function assertUserError(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof RunstageError, `a RunstageError, got ${err}`);
-    assert.doesNotMatch(err.message, /\n/, "one line");
-    assert.match(err.message, pattern);
-    return true;
-  });
 }
 
 // --- run dir ----------------------------------------------------------------------
