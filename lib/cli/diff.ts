@@ -6,10 +6,11 @@
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { readManifest } from "../run/manifest.ts";
-import { readMetaJson } from "../run/meta.ts";
+import { runMeta } from "../run/meta.ts";
 import { comparePaths } from "../fs/pathorder.ts";
 import type { Run } from "../run/identity.ts";
-import { readRunVcs, readSummary, type RunInfo, type RunVcs } from "../run/listing.ts";
+import type { RunInfo } from "../run/listing.ts";
+import type { RunVcs } from "../run/vcs.ts";
 import { globalOptions, printJson } from "./context.ts";
 import { formatMetric, namedOneRun, RUN_SPEC_HELP } from "./runs.ts";
 
@@ -52,12 +53,12 @@ export function diffCommand() {
 }
 
 function diffRuns(a: RunInfo, b: RunInfo) {
-  const config = (run: Run) => readMetaJson<Record<string, unknown>>(run, "config.json") ?? {};
-  const metrics = (run: Run) => readSummary(run)?.metrics ?? {};
+  const config = (run: Run) => runMeta.config.read(run) ?? {};
+  const metrics = (run: Run) => runMeta.summary.read(run)?.metrics ?? {};
   return {
     a: { id: a.run.id, name: a.run.name },
     b: { id: b.run.id, name: b.run.name },
-    vcs: { a: readRunVcs(a.run) ?? null, b: readRunVcs(b.run) ?? null },
+    vcs: { a: runMeta.vcs.read(a.run) ?? null, b: runMeta.vcs.read(b.run) ?? null },
     config: diffValues(config(a.run), config(b.run)),
     metrics: diffValues(metrics(a.run), metrics(b.run)),
     sourcecode: diffSourcecode(a.run, b.run),

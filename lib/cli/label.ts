@@ -2,7 +2,7 @@
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { UsageError } from "../errors.ts";
-import { removeMeta, writeMeta } from "../run/meta.ts";
+import { runMeta } from "../run/meta.ts";
 import { globalOptions } from "./context.ts";
 import { namedRuns, plural, RUN_SPEC_HELP, runNameList } from "./runs.ts";
 
@@ -23,8 +23,8 @@ export function labelCommand() {
       const { runs } = await namedRuns(globalOptions(command), [spec]);
       for (const { run } of runs) {
         // Atomic, like every meta file: a listing reads the old label or the new one.
-        if (text === undefined) removeMeta(run, "label");
-        else writeMeta(run, "label", text);
+        if (text === undefined) runMeta.label.remove(run);
+        else runMeta.label.write(run, text);
       }
       process.stdout.write(
         text === undefined

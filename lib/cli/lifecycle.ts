@@ -1,11 +1,13 @@
 /**
  * What `run`, `start` and `rerun` share: stop signals routed to the run while
- * it lives, notes on stderr, the run's end reported, and its exit code made
- * this process's.
+ * it lives, the op's output and notes shown on this process's terminal (lib/
+ * below the CLI prints nothing), the run's end reported, and its exit code
+ * made this process's.
  */
 import process from "node:process";
 import { Interrupt } from "../interrupt.ts";
-import { type StartRequest, startRun } from "../stage/stage.ts";
+import type { OutputEcho } from "../stage/exec.ts";
+import { type StartRequest, startRun } from "../stage/start.ts";
 
 /** Runs `body` with this process's stop signals routed to one Interrupt. */
 export async function withInterrupt<T>(body: (interrupt: Interrupt) => Promise<T>): Promise<T> {
@@ -23,10 +25,21 @@ export function warnNote(message: string): void {
   process.stderr.write(`runstage: note: ${message}\n`);
 }
 
-/** Runs a staged run, reports how it ended and sets this process's exit code. */
-export async function startAndReport(req: StartRequest, announce: string): Promise<void> {
+/** The op's output as it arrives: its stdout on ours, its stderr on ours. */
+export const echoToTerminal: OutputEcho = (chunk, stream) => {
+  (stream === 0 ? process.stdout : process.stderr).write(chunk);
+};
+
+/**
+ * Runs a staged run with its output shown on this terminal, reports how it
+ * ended and sets this process's exit code.
+ */
+export async function startAndReport(
+  req: Omit<StartRequest, "echo">,
+  announce: string,
+): Promise<void> {
   process.stderr.write(`runstage: ${announce} as ${req.run.name} (${req.run.id})\n`);
-  const exitCode = await startRun(req);
+  const exitCode = await startRun({ ...req, echo: echoToTerminal });
   reportRunEnd(req.run.name, exitCode);
   process.exitCode = processExitCode(exitCode);
 }

@@ -2,7 +2,7 @@
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { formatFlagValue } from "../config/config.ts";
-import { readMetaJson } from "../run/meta.ts";
+import { runMeta } from "../run/meta.ts";
 import { openProject } from "../gagefile/project.ts";
 import { resolveRun } from "../run/listing.ts";
 import { readStagedRun } from "../stage/staged.ts";
@@ -30,10 +30,10 @@ export function rerunCommand() {
       const { op, projectDir } = await readStagedRun(original);
       // The project the run came from, unless -C names another.
       const project = await openProject({ cwd: process.cwd(), dir: globals.project ?? projectDir });
-      const config = readMetaJson<Record<string, unknown>>(original, "config.json") ?? {};
+      const config = runMeta.config.read(original) ?? {};
       // The same origin as the original: a run of git:v1.0 reruns v1.0, `auto` asks CI again.
-      const recorded = readMetaJson<{ requested?: string }>(original, "vcs")?.requested;
-      const carried = Object.entries(config).map(([k, v]) => `${k}=${formatFlagValue(v as never)}`);
+      const recorded = runMeta.vcs.read(original)?.requested;
+      const carried = Object.entries(config).map(([k, v]) => `${k}=${formatFlagValue(v)}`);
       await withInterrupt(async (interrupt) => {
         const staged = await stageRun({
           project,

@@ -3,8 +3,7 @@ import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import type { OpDef } from "../gagefile/opdef.ts";
 import { selectOp } from "../gagefile/project.ts";
-import { checkSourcecodeRules, selectRunSource, stageRun } from "../stage/stage.ts";
-import { openRunSource, type RunSource } from "../source/origin.ts";
+import { previewStage, stageRun } from "../stage/stage.ts";
 import {
   type CommandContext,
   commandContext,
@@ -151,14 +150,14 @@ async function preview(
   { op, opName }: OpChoice,
   options: StageCommandOptions,
 ) {
-  const source = await openRunSource({
+  const selection = await previewStage({
     project: ctx.project,
     op,
     opName,
+    runsHome: ctx.runsHome,
     source: options.source,
     env: process.env,
   });
-  const selection = await previewSelection(ctx, source).finally(source.dispose);
   const json = options.json ?? false;
   const totalBytes = selection.files.reduce((sum, f) => sum + f.size, 0);
   if (json) {
@@ -181,9 +180,4 @@ async function preview(
     );
   }
   for (const w of selection.warnings) process.stdout.write(`warning: ${w}\n`);
-}
-
-async function previewSelection(ctx: CommandContext, source: RunSource) {
-  checkSourcecodeRules(source.project, source.op);
-  return await selectRunSource(source, ctx.runsHome);
 }

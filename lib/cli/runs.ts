@@ -7,17 +7,16 @@ import process from "node:process";
 import {
   filterRuns,
   listRuns,
-  type MetricValue,
   parseCommitPrefix,
-  readRunVcs,
   type ResolveOptions,
   resolveRun,
   resolveRuns,
   RUN_STATUSES,
   type RunInfo,
   type RunStatus,
-  type RunVcs,
 } from "../run/listing.ts";
+import { type MetricValue, runMeta } from "../run/meta.ts";
+import type { RunVcs } from "../run/vcs.ts";
 import {
   commandContext,
   formatTable,
@@ -39,7 +38,7 @@ const MAX_METRIC_COLUMNS = 6;
  * file per run, so it is read here, for JSON, and not by every listing; a caller
  * that has read it passes it in.
  */
-export function runInfoJson(info: RunInfo, vcs: RunVcs | undefined = readRunVcs(info.run)) {
+export function runInfoJson(info: RunInfo, vcs: RunVcs | undefined = runMeta.vcs.read(info.run)) {
   return {
     // A deleted run in a listing of the runs home has no index a command would take.
     index: info.index || null,

@@ -3,12 +3,14 @@
  * summary and files.
  */
 import { Command } from "@commander-js/extra-typings";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { readManifest } from "../run/manifest.ts";
-import { readMeta, readMetaJson } from "../run/meta.ts";
-import { readRunVcs, readSummary, type RunInfo, type RunVcs } from "../run/listing.ts";
+import { formatOpRef, runMeta } from "../run/meta.ts";
+import type { RunInfo } from "../run/listing.ts";
+import { readProjectRef } from "../run/projectdir.ts";
+import type { RunVcs } from "../run/vcs.ts";
 import { formatTable, formatTime, globalOptions, printJson } from "./context.ts";
 import { formatMetric, namedOneRun, RUN_SPEC_HELP, runInfoJson } from "./runs.ts";
 
@@ -31,30 +33,23 @@ export function showCommand() {
 
 function runDetails(info: RunInfo) {
   const run = info.run;
-  const summary = readSummary(run);
-  const vcs = readRunVcs(run);
+  const summary = runMeta.summary.read(run);
+  const vcs = runMeta.vcs.read(run);
+  const opref = runMeta.opref.read(run);
   return {
     ...runInfoJson(info, vcs),
-    project: readProjectRef(info),
-    opref: readMeta(run, "opref") ?? null,
-    command: readMetaJson(run, "proc/cmd") ?? null,
-    env: readMetaJson<Record<string, string>>(run, "proc/env") ?? {},
-    config: readMetaJson<Record<string, unknown>>(run, "config.json") ?? {},
+    project: readProjectRef(run) ?? null,
+    opref: opref ? formatOpRef(opref) : null,
+    command: runMeta.cmd.read(run) ?? null,
+    env: runMeta.env.read(run) ?? {},
+    config: runMeta.config.read(run) ?? {},
     summary: summary ? { metrics: summary.metrics, source: summary.source ?? null } : null,
-    staged: Number(readMeta(run, "staged")) || null,
+    staged: runMeta.staged.read(run) || null,
     vcs: vcs ?? null,
     /** The project dir a live run links into; null for a snapshot. */
     live: info.live ?? null,
     files: (readManifest(run) ?? []).map((e) => ({ type: e.type, digest: e.digest, path: e.path })),
   };
-}
-
-function readProjectRef(info: RunInfo): string | null {
-  try {
-    return readFileSync(info.run.projectRef, "utf8");
-  } catch {
-    return null;
-  }
 }
 
 function formatShow(d: ReturnType<typeof runDetails>): string {
@@ -117,7 +112,7 @@ function sourceFields(
   ];
   if (vcs.branch !== null) fields.push(["branch", vcs.branch]);
   if (vcs.dirty !== null) fields.push(["dirty", dirtyText(vcs)]);
-  const patch = join(metaDir, "vcs.diff");
+  const patch = join(metaDir, runMeta.vcsDiff.name);
   if (vcs.dirty && existsSync(patch)) fields.push(["patch", patch + omittedText(vcs)]);
   if (vcs.remote !== null) fields.push(["remote", vcs.remote]);
   if (vcs.path !== null) {

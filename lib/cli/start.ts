@@ -2,8 +2,8 @@
 import { Command } from "@commander-js/extra-typings";
 import { RunstageError } from "../errors.ts";
 import { reopenLiveRun } from "../stage/live.ts";
-import { liveProjectDir } from "../run/live.ts";
-import { readMeta } from "../run/meta.ts";
+import { liveProjectDir } from "../run/projectdir.ts";
+import { runMeta } from "../run/meta.ts";
 import type { RunStatus } from "../run/listing.ts";
 import { readStagedRun } from "../stage/staged.ts";
 import { globalOptions, namedRun } from "./context.ts";
@@ -22,7 +22,7 @@ export function startCommand() {
     .action(async (spec, _options, command) => {
       const { run, status } = await namedRun(globalOptions(command), spec);
       // Only a live run that got through staging: one that failed there has nothing to start.
-      const live = liveProjectDir(run) !== undefined && readMeta(run, "staged") !== undefined;
+      const live = liveProjectDir(run) !== undefined && runMeta.staged.exists(run);
       if (live && LIVE_RESTARTABLE.includes(status)) reopenLiveRun(run);
       else if (status !== "staged") {
         throw new RunstageError(

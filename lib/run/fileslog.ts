@@ -2,6 +2,11 @@
  * log/files: what each phase did to the run dir. After a phase the whole run dir
  * is scanned and compared with what was last logged; new files are `a`, changed
  * ones `m`, vanished ones `d`, each with the type of file the phase makes.
+ *
+ * `RunFiles` is what runstage knows of a run dir's files, and the one writer of
+ * log/files: each step that changes the run dir (a copy, a phase, dependencies,
+ * a live run's edits, hashing for the manifest) records it through a method
+ * named for that step, so the log and what is known never drift apart.
  */
 import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { lstat, readdir, stat } from "node:fs/promises";
@@ -27,9 +32,6 @@ export interface FileEntry extends FileState {
   /** SHA-256 (hex) of the content at `mtime`, when known. */
   digest?: string;
 }
-
-/** What runstage knows of the run dir's files, by run-dir path. */
-export type RunFiles = Map<string, FileEntry>;
 
 export type FileEvent = "a" | "m" | "d";
 
@@ -65,52 +67,177 @@ export function mtimeMicros(mtimeMs: number): number {
   return Math.round(mtimeMs * 1000);
 }
 
-/**
- * Scans the run dir, appends what changed since `files` to log/files, and brings
- * `files` up to date. New files take `type`; changed ones keep theirs and lose
- * their digest; vanished ones are logged once and forgotten.
- */
-export async function logFileChanges(
-  run: Run,
-  files: RunFiles,
-  type: FileType,
-): Promise<FileChange[]> {
-  const now = await scanRunDir(run.runDir);
-  const changes = diffRunFiles(files, now, type);
-  for (const change of changes) {
-    if (change.event === "d") files.delete(change.path);
-    else {
-      const st = now.get(change.path)!;
-      const known = files.get(change.path);
-      files.set(change.path, { ...st, type: known?.type ?? type, digest: known?.digest });
-      if (change.event === "m") files.get(change.path)!.digest = undefined;
-    }
-  }
-  appendFileChanges(run, changes);
-  return changes;
+/** A file a step wrote and hashed itself (a copy): known without a scan. */
+export interface WrittenFile extends FileState {
+  path: string;
+  digest: string;
 }
 
-/**
- * Logs files known to be new, with their digests, without scanning: for a copy
- * into an empty run dir, which knows every file it wrote.
- */
-export function logAddedFiles(
-  run: Run,
-  files: RunFiles,
-  added: readonly (FileState & { path: string; digest: string })[],
-  type: FileType,
-): void {
-  const sorted = [...added].sort((a, b) => comparePaths(a.path, b.path));
-  for (const f of sorted) {
-    files.set(f.path, { type, mtime: f.mtime, size: f.size, digest: f.digest });
+/** What runstage knows of one run dir's files, by run-dir path; it writes the run's log/files. */
+export class RunFiles implements Iterable<[string, Readonly<FileEntry>]> {
+  readonly #run: Run;
+  readonly #entries: Map<string, FileEntry>;
+
+  /** Files as already logged (none for a new run); see `replay` and `readBack` for a run on disk. */
+  constructor(run: Run, entries: Iterable<[string, FileEntry]> = []) {
+    this.#run = run;
+    this.#entries = new Map([...entries].map(([path, entry]) => [path, { ...entry }]));
   }
-  appendFileChanges(run, sorted.map((f) => ({ event: "a", type, path: f.path, mtime: f.mtime })));
+
+  /** The state log/files describes, replayed; digests are not in the log, sizes are unknown (-1). */
+  static replay(run: Run): RunFiles {
+    const files = new RunFiles(run);
+    let text: string;
+    try {
+      text = readFileSync(join(run.metaDir, "log", "files"), "utf8");
+    } catch {
+      return files;
+    }
+    for (const line of text.split("\n")) {
+      const match = /^([amd]) ([srdg]) (\S+) (.+)$/.exec(line);
+      if (!match) continue;
+      const [, event, type, mtime, path] = match;
+      if (event === "d") files.#entries.delete(path);
+      else {
+        const known = files.#entries.get(path);
+        files.#entries.set(path, {
+          type: known?.type ?? (type as FileType),
+          mtime: Number(mtime),
+          size: -1,
+        });
+      }
+    }
+    return files;
+  }
+
+  /**
+   * The run dir as the log left it, checked against the disk: types from
+   * log/files, mtimes and sizes as they are now, and `digests` (the manifest's)
+   * for files whose mtime the log still names. A file changed since (a live
+   * run's edit, a copy to another machine) has no digest: it is hashed again.
+   * A file gone stays known until the next `logChanges` logs it as deleted.
+   */
+  static async readBack(run: Run, digests: ReadonlyMap<string, string>): Promise<RunFiles> {
+    const files = RunFiles.replay(run);
+    const present = await scanRunDir(run.runDir);
+    for (const [path, entry] of files.#entries) {
+      const now = present.get(path);
+      if (!now) continue;
+      const unchanged = now.mtime === entry.mtime;
+      files.#entries.set(path, {
+        ...entry,
+        mtime: now.mtime,
+        size: now.size,
+        digest: unchanged ? digests.get(path) : undefined,
+      });
+    }
+    return files;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  has(path: string): boolean {
+    return this.#entries.has(path);
+  }
+
+  get(path: string): Readonly<FileEntry> | undefined {
+    return this.#entries.get(path);
+  }
+
+  [Symbol.iterator](): Iterator<[string, Readonly<FileEntry>]> {
+    return this.#entries[Symbol.iterator]();
+  }
+
+  /** The paths of the files of one type, in the order they became known. */
+  pathsOfType(type: FileType): string[] {
+    return [...this.#entries].filter(([, e]) => e.type === type).map(([path]) => path);
+  }
+
+  /**
+   * After a step that may have changed anything (a phase, say): scans the run
+   * dir, logs what changed since the last record, and brings what is known up
+   * to date. New files take `type`; changed ones keep theirs and lose their
+   * digest; vanished ones are logged once and forgotten.
+   */
+  async logChanges(type: FileType): Promise<FileChange[]> {
+    const now = await scanRunDir(this.#run.runDir);
+    const changes = diffFiles(this.#entries, now, type);
+    for (const change of changes) {
+      if (change.event === "d") this.#entries.delete(change.path);
+      else {
+        const st = now.get(change.path)!;
+        const known = this.#entries.get(change.path);
+        const digest = change.event === "m" ? undefined : known?.digest;
+        this.#entries.set(change.path, { ...st, type: known?.type ?? type, digest });
+      }
+    }
+    this.#append(changes);
+    return changes;
+  }
+
+  /**
+   * Logs files known to be new, with their digests, without scanning: for a copy
+   * into an empty run dir, which knows every file it wrote.
+   */
+  logWritten(written: readonly WrittenFile[], type: FileType): void {
+    const sorted = [...written].sort((a, b) => comparePaths(a.path, b.path));
+    for (const f of sorted) {
+      this.#entries.set(f.path, { type, mtime: f.mtime, size: f.size, digest: f.digest });
+    }
+    this.#append(sorted.map((f) => ({ event: "a", type, path: f.path, mtime: f.mtime })));
+  }
+
+  /**
+   * Keeps the digests a copy took for files no step has touched since (same
+   * mtime and size as logged), so the manifest need not read them again.
+   */
+  trustDigests(written: readonly WrittenFile[]): void {
+    for (const w of written) {
+      const entry = this.#entries.get(w.path);
+      if (entry && entry.mtime === w.mtime && entry.size === w.size) entry.digest = w.digest;
+    }
+  }
+
+  /**
+   * At the start of a live run: logs the source files that changed since the
+   * last start (those `readBack` found without a digest) as `m s`. Returns them.
+   */
+  logEditedSources(): FileChange[] {
+    const edited: FileChange[] = [];
+    for (const [path, entry] of this.#entries) {
+      if (entry.type === "s" && entry.digest === undefined) {
+        edited.push({ event: "m", type: "s", path, mtime: entry.mtime });
+      }
+    }
+    this.#append(edited);
+    return edited;
+  }
+
+  /** The digest of a file's content as it is now (hashing for the manifest). */
+  setDigest(path: string, digest: string): void {
+    const entry = this.#entries.get(path);
+    if (entry) entry.digest = digest;
+  }
+
+  /** Appends `changes` to log/files; paths with line breaks cannot be written and are left out. */
+  #append(changes: readonly FileChange[]): void {
+    const path = join(this.#run.metaDir, "log", "files");
+    mkdirSync(dirname(path), { recursive: true });
+    // A path with a line break would be written half-way, as a different file.
+    const lines = changes
+      .filter((c) => isRepresentablePath(c.path))
+      .map((c) => `${c.event} ${c.type} ${c.mtime ?? "-"} ${c.path}\n`)
+      .join("");
+    appendFileSync(path, lines);
+  }
 }
 
 /** The changes from `before` to `now`, in byte order of path. */
-export function diffRunFiles(
-  before: RunFiles,
-  now: Map<string, FileState>,
+function diffFiles(
+  before: ReadonlyMap<string, FileEntry>,
+  now: ReadonlyMap<string, FileState>,
   type: FileType,
 ): FileChange[] {
   const changes: FileChange[] = [];
@@ -125,39 +252,4 @@ export function diffRunFiles(
     if (!now.has(path)) changes.push({ event: "d", type: known.type, path });
   }
   return changes.sort((a, b) => comparePaths(a.path, b.path));
-}
-
-/** Appends `changes` to log/files; paths with line breaks cannot be written and are left out. */
-export function appendFileChanges(run: Run, changes: FileChange[]): void {
-  const path = join(run.metaDir, "log", "files");
-  mkdirSync(dirname(path), { recursive: true });
-  // A path with a line break would be written half-way, as a different file.
-  const lines = changes
-    .filter((c) => isRepresentablePath(c.path))
-    .map((c) => `${c.event} ${c.type} ${c.mtime ?? "-"} ${c.path}\n`)
-    .join("");
-  appendFileSync(path, lines);
-}
-
-/** Replays log/files into the state it describes (digests are not in the log). */
-export function readRunFiles(run: Run): RunFiles {
-  const files: RunFiles = new Map();
-  let text: string;
-  try {
-    text = readFileSync(join(run.metaDir, "log", "files"), "utf8");
-  } catch {
-    return files;
-  }
-  for (const line of text.split("\n")) {
-    const match = /^([amd]) ([srdg]) (\S+) (.+)$/.exec(line);
-    if (!match) continue;
-    const [, event, type, mtime, path] = match;
-    if (event === "d") files.delete(path);
-    else {
-      const known = files.get(path);
-      // The log does not hold sizes: -1 marks one as unknown.
-      files.set(path, { type: known?.type ?? (type as FileType), mtime: Number(mtime), size: -1 });
-    }
-  }
-  return files;
 }

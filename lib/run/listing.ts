@@ -11,9 +11,9 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { RunstageError, UsageError } from "../errors.ts";
 import { processAlive } from "./process.ts";
-import { parseOpRef, readMeta as readMetaFile } from "./meta.ts";
+import { type MetricValue, runMeta } from "./meta.ts";
+import { liveProjectDir } from "./projectdir.ts";
 import { type Run, RUN_ID_PATTERN, runAt, runName } from "./identity.ts";
-import type { VcsMeta } from "./vcs.ts";
 
 export type RunStatus =
   | "completed"
@@ -35,9 +35,6 @@ export const RUN_STATUSES: readonly RunStatus[] = [
   "unknown",
   "deleted",
 ];
-
-/** A metric of meta `summary.json`: a number or, for what is not one, a string. */
-export type MetricValue = number | string;
 
 export interface RunInfo {
   /** 1 is the newest run of its listing (the runs home, or its trash). */
@@ -70,53 +67,24 @@ export function trashDir(runsHome: string): string {
 }
 
 /**
- * A meta file, or undefined when absent. Listing reads a few of these for every
- * run, and most optional files are absent: checking first is several times
- * cheaper than the exception a failed read costs. A file that vanishes between
- * the check and the read is still just absent.
- */
-function readMeta(run: Run, name: string): string | undefined {
-  return existsSync(join(run.metaDir, name)) ? readMetaFile(run, name) : undefined;
-}
-
-/** A timestamp, or undefined when absent or not a number yet (`Number("")` would be 0). */
-function readMetaTimestamp(run: Run, name: string): number | undefined {
-  const text = readMeta(run, name)?.trim();
-  const n = text ? Number(text) : NaN;
-  return Number.isFinite(n) ? n : undefined;
-}
-
-function readMetaJson<T>(run: Run, name: string): T | undefined {
-  const text = readMeta(run, name);
-  try {
-    return text === undefined ? undefined : JSON.parse(text) as T;
-  } catch {
-    return undefined; // half-written by a tool that does not write atomically
-  }
-}
-
-/**
  * The first rule that holds: `proc/exit` (0 completed, > 0 error, < 0 terminated);
  * `proc/lock` naming a live process (running) or a dead one (terminated);
  * `staged`; `initialized` (pending); else unknown.
  */
-export function runStatus(run: Run, exit = readMeta(run, "proc/exit")): RunStatus {
-  if (exit !== undefined) {
-    const code = Number(exit.trim());
-    return code === 0 ? "completed" : code > 0 ? "error" : "terminated";
-  }
-  const lock = readMeta(run, "proc/lock");
-  if (lock !== undefined) return processAlive(Number(lock.trim())) ? "running" : "terminated";
-  if (readMeta(run, "staged") !== undefined) return "staged";
-  if (readMeta(run, "initialized") !== undefined) return "pending";
+export function runStatus(run: Run, exit = runMeta.exit.read(run)): RunStatus {
+  if (exit !== undefined) return exit === 0 ? "completed" : exit > 0 ? "error" : "terminated";
+  const lock = runMeta.lock.read(run);
+  if (lock !== undefined) return processAlive(lock) ? "running" : "terminated";
+  if (runMeta.staged.exists(run)) return "staged";
+  if (runMeta.initialized.exists(run)) return "pending";
   return "unknown";
 }
 
 /** The pid of the process a run's `proc/lock` names, when that process is alive. */
 export function runningPid(run: Run): number | undefined {
-  if (readMeta(run, "proc/exit") !== undefined) return undefined;
-  const pid = Number(readMeta(run, "proc/lock")?.trim());
-  return processAlive(pid) ? pid : undefined;
+  if (runMeta.exit.exists(run)) return undefined;
+  const pid = runMeta.lock.read(run);
+  return pid !== undefined && processAlive(pid) ? pid : undefined;
 }
 
 export interface ListOptions {
@@ -160,62 +128,27 @@ export function listRuns(runsHome: string, options: ListOptions = {}): RunInfo[]
  */
 export function readRunInfo(runsHome: string, id: string): RunInfo | undefined {
   const run = runAt(runsHome, id, runName(id));
-  const exit = readMeta(run, "proc/exit");
+  const exit = runMeta.exit.read(run);
   const status = runStatus(run, exit);
   // A run with no readable meta at all is either being created or being removed.
   if (status === "unknown" && !existsSync(run.metaDir)) return undefined;
-  const label = readMeta(run, "label");
   return {
     index: 0,
     run,
-    op: parseOpRef(readMeta(run, "opref") ?? "")?.name ?? "",
+    op: runMeta.opref.read(run)?.name ?? "",
     status,
-    exitCode: exit === undefined ? undefined : Number(exit.trim()),
-    initialized: readMetaTimestamp(run, "initialized"),
-    started: readMetaTimestamp(run, "started"),
-    stopped: readMetaTimestamp(run, "stopped"),
-    label: label === undefined || label === "" ? undefined : label,
-    metrics: readMetrics(run),
+    exitCode: exit,
+    initialized: runMeta.initialized.read(run),
+    started: runMeta.started.read(run),
+    stopped: runMeta.stopped.read(run),
+    label: runMeta.label.read(run),
+    metrics: runMeta.summary.read(run)?.metrics ?? {},
     deleted: false,
-    live: readMeta(run, "live") || undefined,
+    live: liveProjectDir(run),
   };
 }
 
-// --- provenance ---------------------------------------------------------------------------
-
-/**
- * Meta `vcs`: where a run's source code came from, as staging records it (see
- * docs/run-format.md; lib/run/vcs.ts `VcsMeta` is its shape). This is the reading side:
- * what is read back from disk is checked against it, and runs staged before
- * provenance have none.
- */
-export type RunVcs = Omit<VcsMeta, "omitted"> & {
-  /** Absent in runs staged before it was recorded. */
-  omitted?: string[];
-};
-
-/**
- * The run's meta `vcs`, or undefined when it has none or not one this runstage
- * can read (half-written, or from another tool): provenance is shown, never fatal.
- * Not part of listing: only what needs it (a filter, JSON, show, diff) reads it.
- */
-export function readRunVcs(run: Run): RunVcs | undefined {
-  const raw = readMetaJson<Record<string, unknown>>(run, "vcs");
-  return isRunVcs(raw) ? raw : undefined;
-}
-
-function isRunVcs(v: unknown): v is RunVcs {
-  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
-  const r = v as Record<string, unknown>;
-  const textOrNull = (x: unknown) => x === null || typeof x === "string";
-  const optionalText = (x: unknown) => x === undefined || typeof x === "string";
-  const paths = (x: unknown) => Array.isArray(x) && x.every((p) => typeof p === "string");
-  return (r.origin === "worktree" || r.origin === "git") &&
-    typeof r.requested === "string" && optionalText(r.ciVariable) && optionalText(r.ref) &&
-    textOrNull(r.commit) && textOrNull(r.branch) && textOrNull(r.remote) && textOrNull(r.path) &&
-    (r.dirty === null || typeof r.dirty === "boolean") && paths(r.changed) &&
-    (r.omitted === undefined || paths(r.omitted));
-}
+// --- commits ------------------------------------------------------------------------------
 
 /** Fewer hex digits than this name too many commits to be worth a filter. */
 const MIN_COMMIT_PREFIX = 4;
@@ -263,38 +196,9 @@ export function filterRuns(runs: RunInfo[], filter: RunFilter): RunInfo[] {
     (statuses.length === 0 || statuses.includes(r.status)) &&
     (label === undefined || (r.label ?? "").toLowerCase().includes(label)) &&
     (filter.commit === undefined ||
-      (readRunVcs(r.run)?.commit?.toLowerCase().startsWith(filter.commit) ?? false))
+      (runMeta.vcs.read(r.run)?.commit?.toLowerCase().startsWith(filter.commit) ?? false))
   );
   return filter.limit === undefined ? kept : kept.slice(0, filter.limit);
-}
-
-/** Meta `summary.json`: `{"metrics": {NAME: number | string}, "source": "..."}`. */
-export interface RunSummary {
-  metrics: Record<string, MetricValue>;
-  source?: string;
-}
-
-/**
- * The run's summary, or undefined when it has none. Another tool writes it, so
- * anything that is not a metric (a nested object, a NaN) is left out, not fatal.
- */
-export function readSummary(run: Run): RunSummary | undefined {
-  const raw = readMetaJson<Record<string, unknown>>(run, "summary.json");
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return undefined;
-  const metrics: Record<string, MetricValue> = {};
-  const rawMetrics = raw.metrics;
-  if (rawMetrics !== null && typeof rawMetrics === "object" && !Array.isArray(rawMetrics)) {
-    for (const [name, value] of Object.entries(rawMetrics)) {
-      if ((typeof value === "number" && Number.isFinite(value)) || typeof value === "string") {
-        metrics[name] = value;
-      }
-    }
-  }
-  return typeof raw.source === "string" ? { metrics, source: raw.source } : { metrics };
-}
-
-function readMetrics(run: Run): Record<string, MetricValue> {
-  return readSummary(run)?.metrics ?? {};
 }
 
 // --- naming runs --------------------------------------------------------------------------

@@ -6,12 +6,9 @@
 import { lstatSync, readlinkSync, realpathSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve, sep } from "node:path";
 import type { Run } from "./identity.ts";
-import { readMeta } from "./meta.ts";
 
-/** The project dir a live run links into; undefined for a snapshot run. */
-export function liveProjectDir(run: Run): string | undefined {
-  return readMeta(run, "live");
-}
+/** Where a live run links into is part of where it came from: lib/run/projectdir.ts. */
+export { liveProjectDir } from "./projectdir.ts";
 
 /**
  * Whether `path` in the run dir is still one of the live run's links into its

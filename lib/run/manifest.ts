@@ -69,7 +69,7 @@ export async function hashRunFiles(run: Run, files: RunFiles): Promise<string[]>
     else if (!entry.digest) todo.push(path);
   }
   await forEachConcurrent(todo, HASH_CONCURRENCY, async (path) => {
-    files.get(path)!.digest = await hashFile(join(run.runDir, path));
+    files.setDigest(path, await hashFile(join(run.runDir, path)));
   });
   return skipped;
 }

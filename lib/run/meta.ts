@@ -1,20 +1,29 @@
 /**
- * The meta dir of a run: scalars and JSON written atomically, the runner log,
- * and reading them back. Layout and formats are those of docs/run-format.md.
+ * Every meta file of a run by name, with the type of its content
+ * (docs/run-format.md has the layout and formats): `runMeta.staged.read(run)`,
+ * `runMeta.label.write(run, text)`. This is the one place meta files are
+ * named; the files with an owner of their own are the manifest
+ * (lib/run/manifest.ts), log/files (lib/run/fileslog.ts), captured output
+ * (lib/run/output.ts), and meta `live` with `<id>.project` (lib/run/projectdir.ts).
  */
-import process from "node:process";
-import {
-  appendFileSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { dirname, join } from "node:path";
-import { localIsoTime, timestampMicros } from "./clock.ts";
+import { mkdirSync } from "node:fs";
+import { timestampMicros } from "./clock.ts";
 import { RunstageError } from "../errors.ts";
 import type { Run } from "./identity.ts";
+import {
+  BinaryMetaFile,
+  INTEGER,
+  jsonCodec,
+  type MetaCodec,
+  MetaFile,
+  NON_EMPTY_TEXT,
+  TEXT,
+  TIMESTAMP,
+} from "./metafile.ts";
+import { writeProjectRef } from "./projectdir.ts";
+import { isRunVcs, type RunVcs } from "./vcs.ts";
+
+export { logRunner, metaJson, writeMeta } from "./metafile.ts";
 
 export const SCHEMA_VERSION = "1";
 
@@ -69,121 +78,100 @@ export function validateRunInit(init: RunInit): void {
   }
 }
 
+/** A metric of meta `summary.json`: a number or, for what is not one, a string. */
+export type MetricValue = number | string;
+
+/** Meta `summary.json`: `{"metrics": {NAME: number | string}, "source": "..."}`. */
+export interface RunSummary {
+  metrics: Record<string, MetricValue>;
+  source?: string;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+const isConfig = (v: unknown): v is RunConfig => isRecord(v);
+const isEnv = (v: unknown): v is Record<string, string> => isRecord(v);
+
+function isExecCommand(v: unknown): v is ExecCommand {
+  return typeof v === "string" || (Array.isArray(v) && v.every((a) => typeof a === "string"));
+}
+
+const OPREF: MetaCodec<OpRef> = { parse: parseOpRef, format: formatOpRef };
+
+/**
+ * Another tool writes summaries too, so anything that is not a metric (a
+ * nested object, a NaN) is left out, not fatal.
+ */
+const SUMMARY: MetaCodec<RunSummary> = {
+  parse(text) {
+    const raw = jsonCodec(isRecord).parse(text);
+    if (raw === undefined) return undefined;
+    const metrics: Record<string, MetricValue> = {};
+    if (isRecord(raw.metrics)) {
+      for (const [name, value] of Object.entries(raw.metrics)) {
+        if ((typeof value === "number" && Number.isFinite(value)) || typeof value === "string") {
+          metrics[name] = value;
+        }
+      }
+    }
+    return typeof raw.source === "string" ? { metrics, source: raw.source } : { metrics };
+  },
+  format: (summary) => jsonCodec<RunSummary>().format(summary),
+};
+
+/** The meta files of a run, each with the type of its content. */
+export const runMeta = {
+  schema: new MetaFile("__schema__", TEXT),
+  id: new MetaFile("id", TEXT),
+  name: new MetaFile("name", TEXT),
+  /** The op's table as read from the Gage file. */
+  opdef: new MetaFile("opdef.json", jsonCodec(isRecord)),
+  config: new MetaFile("config.json", jsonCodec(isConfig)),
+  /** The `run` command; `[]` for an op with none. */
+  cmd: new MetaFile("proc/cmd", jsonCodec(isExecCommand)),
+  /** Only the variables the op sets. */
+  env: new MetaFile("proc/env", jsonCodec(isEnv)),
+  opref: new MetaFile("opref", OPREF),
+  initialized: new MetaFile("initialized", TIMESTAMP),
+  /** Where the source code came from; absent in runs staged before it was recorded. */
+  vcs: new MetaFile<RunVcs>("vcs", jsonCodec(isRunVcs)),
+  /** A dirty work tree's changes against `vcs.commit`, a binary git patch. */
+  vcsDiff: new BinaryMetaFile("vcs.diff"),
+  /** The pid of the process working on the run while it works (see `runStatus`). */
+  lock: new MetaFile("proc/lock", INTEGER),
+  /** Unified diffs of the config values written into the run's copies. */
+  patched: new MetaFile("log/patched", TEXT),
+  /** The dependencies resolved for the run, as lib/depends writes them. */
+  deps: new MetaFile<unknown>("deps.json", jsonCodec()),
+  summary: new MetaFile("summary.json", SUMMARY),
+  staged: new MetaFile("staged", TIMESTAMP),
+  started: new MetaFile("started", TIMESTAMP),
+  stopped: new MetaFile("stopped", TIMESTAMP),
+  /** The run's exit code, written last: a run reads as finished only once all is written. */
+  exit: new MetaFile("proc/exit", INTEGER),
+  /** A line of text the user gave the run; an empty one is none. */
+  label: new MetaFile("label", NON_EMPTY_TEXT),
+} as const;
+
 /**
  * Creates the run: meta files in the format's order, each logged, then the run
  * dir and the `.project` link back to the project.
  */
 export function initRunMeta(run: Run, init: RunInit, projectDir: string): void {
   validateRunInit(init);
-  writeMeta(run, "__schema__", SCHEMA_VERSION);
-  logAndWriteMeta(run, "id", run.id);
-  logAndWriteMeta(run, "name", run.name);
-  logAndWriteMeta(run, "opdef.json", metaJson(init.opdef.raw));
-  logAndWriteMeta(run, "config.json", metaJson(init.config));
-  logAndWriteMeta(run, "proc/cmd", metaJson(init.cmd ?? []));
-  logAndWriteMeta(run, "proc/env", metaJson(init.env));
-  logAndWriteMeta(run, "opref", formatOpRef(init.opref));
-  logAndWriteMeta(run, "initialized", String(timestampMicros()));
+  runMeta.schema.write(run, SCHEMA_VERSION);
+  runMeta.id.record(run, run.id);
+  runMeta.name.record(run, run.name);
+  runMeta.opdef.record(run, init.opdef.raw);
+  runMeta.config.record(run, init.config);
+  runMeta.cmd.record(run, init.cmd ?? []);
+  runMeta.env.record(run, init.env);
+  runMeta.opref.record(run, init.opref);
+  runMeta.initialized.record(run, timestampMicros());
   mkdirSync(run.runDir, { recursive: true });
-  writeAtomic(run.projectRef, projectRefText(run.runsHome, projectDir));
-}
-
-/** `file:<path>`: relative to the runs home when it lies inside the project. */
-export function projectRefText(runsHome: string, projectDir: string): string {
-  const rel = relativeWithin(projectDir, runsHome);
-  return `file:${rel === undefined ? projectDir : rel}`;
-}
-
-/** `../..` from `inner` up to `outer` when inner is inside outer, else undefined. */
-function relativeWithin(outer: string, inner: string): string | undefined {
-  const o = outer.endsWith("/") ? outer : outer + "/";
-  if (inner !== outer && !inner.startsWith(o)) return undefined;
-  const depth = inner === outer ? 0 : inner.slice(o.length).split("/").filter(Boolean).length;
-  return depth === 0 ? "." : Array(depth).fill("..").join("/");
-}
-
-/** Writes a meta file and records it in the runner log. */
-export function logAndWriteMeta(run: Run, name: string, content: string | Uint8Array): void {
-  logRunner(run, `Writing meta ${name}`);
-  writeMeta(run, name, content);
-}
-
-export function writeMeta(run: Run, name: string, content: string | Uint8Array): void {
-  writeAtomic(join(run.metaDir, name), content);
-}
-
-export function removeMeta(run: Run, name: string): void {
-  rmSync(join(run.metaDir, name), { force: true });
-}
-
-/**
- * Temp file + rename: a reader (or a crash) sees the old file or the new one,
- * never half of one.
- */
-export function writeAtomic(path: string, content: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  writeFileSync(tmp, content);
-  renameSync(tmp, path);
-}
-
-/** JSON as meta stores it: keys sorted at every level, 2-space indent, no trailing newline. */
-export function metaJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value), null, 2);
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value !== null && typeof value === "object") {
-    const obj = value as Record<string, unknown>;
-    return Object.fromEntries(Object.keys(obj).sort().map((k) => [k, sortKeys(obj[k])]));
-  }
-  return value;
-}
-
-/** Appends one event to log/runner. Multi-line messages become one line each. */
-export function logRunner(run: Run, message: string): void {
-  const stamp = localIsoTime();
-  const lines = message.split("\n").map((line) => `${stamp} ${line}\n`).join("");
-  const path = join(run.metaDir, "log", "runner");
-  mkdirSync(dirname(path), { recursive: true });
-  appendFileSync(path, lines);
-}
-
-/** A meta scalar, or undefined when the file is absent (a run being written). */
-export function readMeta(run: Run, name: string): string | undefined {
-  try {
-    return readFileSync(join(run.metaDir, name), "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
-/** A meta file's bytes (a patch, say, which need not be UTF-8), or undefined when absent. */
-export function readMetaBytes(run: Run, name: string): Uint8Array | undefined {
-  try {
-    return readFileSync(join(run.metaDir, name));
-  } catch {
-    return undefined;
-  }
-}
-
-/** Parsed meta JSON, or undefined when absent or not yet whole. */
-export function readMetaJson<T = unknown>(run: Run, name: string): T | undefined {
-  const text = readMeta(run, name);
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A meta timestamp file as a number of microseconds. */
-export function readMetaTimestamp(run: Run, name: string): number | undefined {
-  const text = readMeta(run, name);
-  const n = text === undefined ? NaN : Number(text.trim());
-  return Number.isFinite(n) ? n : undefined;
+  writeProjectRef(run, projectDir);
 }
 
 /** Python's repr of a string or list of strings, the way the runner log shows commands. */

@@ -4,6 +4,7 @@
  * the project dir, so the op definition, the config files and the `sourcecode`
  * rules (with the commit's own .gitignore files) are read from the commit the
  * same way they are read from a work tree: one selection for every origin.
+ * lib/stage/sources/ has a stager per kind of source built on these.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -20,10 +21,12 @@ import {
   readVcs,
   resolveCommit,
   type SourceOrigin,
-  type VcsMeta,
 } from "../git/vcs.ts";
+import type { RunVcs } from "../run/vcs.ts";
 
 export type { SourceOrigin };
+export type WorktreeOrigin = Extract<SourceOrigin, { mode: "worktree" }>;
+export type GitOrigin = Extract<SourceOrigin, { mode: "git" }>;
 
 export interface SourceRequest {
   project: Project;
@@ -48,7 +51,7 @@ export interface RunSource {
   /** The op as that project defines it (a commit's Gage file wins over the work tree's). */
   op: OpDef;
   /** Meta `vcs`; null only for a run reusing the source of a run that recorded none. */
-  vcs: VcsMeta | null;
+  vcs: RunVcs | null;
   /** A dirty work tree's changes against its commit. */
   diff?: Uint8Array;
   warnings: string[];
@@ -61,23 +64,30 @@ export function requestedOrigin(req: SourceRequest): SourceOrigin {
   return parseSourceOrigin(req.source ?? req.op?.source ?? "worktree", req.env);
 }
 
-/** Resolves the run's source; a git origin is extracted and must be disposed of. */
-export async function openRunSource(req: SourceRequest): Promise<RunSource> {
-  const origin = requestedOrigin(req);
-  if (origin.mode === "worktree") {
-    const { vcs, diff, warnings } = await readVcs(origin, req.project.dir, {
-      exclude: req.exclude,
-    });
-    return {
-      origin,
-      project: req.project,
-      op: req.op ?? selectOp(req.project, req.opName),
-      vcs,
-      diff,
-      warnings,
-      dispose: () => Promise.resolve(),
-    };
-  }
+/** The work tree as a run's source: the project itself, with its provenance. */
+export async function openWorktreeSource(
+  req: SourceRequest,
+  origin: WorktreeOrigin,
+): Promise<RunSource> {
+  const { vcs, diff, warnings } = await readVcs(origin, req.project.dir, {
+    exclude: req.exclude,
+  });
+  return {
+    origin,
+    project: req.project,
+    op: req.op ?? selectOp(req.project, req.opName),
+    vcs,
+    diff,
+    warnings,
+    dispose: () => Promise.resolve(),
+  };
+}
+
+/**
+ * A git commit as a run's source: its tree extracted into a temp dir that
+ * stands in for the project dir. The caller disposes of it.
+ */
+export async function openCommitSource(req: SourceRequest, origin: GitOrigin): Promise<RunSource> {
   const repo = await openGitRepo(req.project.dir);
   if (!repo) {
     throw new RunstageError(

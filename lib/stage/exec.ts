@@ -9,7 +9,7 @@ import { constants } from "node:os";
 import { join } from "node:path";
 import { RunstageError } from "../errors.ts";
 import type { Interrupt } from "../interrupt.ts";
-import { logRunner, pyRepr, removeMeta, writeMeta } from "../run/meta.ts";
+import { logRunner, pyRepr, runMeta } from "../run/meta.ts";
 import type { ExecCommand, Phase } from "../gagefile/opdef.ts";
 import { OutputWriter, type Stream } from "../run/output.ts";
 import type { Run } from "../run/identity.ts";
@@ -17,12 +17,22 @@ import type { Run } from "../run/identity.ts";
 /** Exit code reported when a command cannot be started at all, as a shell does. */
 export const EXIT_NOT_FOUND = 127;
 
+/**
+ * Where a phase's output is shown as it arrives, besides being captured: the
+ * CLI passes one that writes to its terminal (lib/ itself prints nothing).
+ * `stream` is 0 for the process's stdout, 1 for its stderr.
+ */
+export type OutputEcho = (chunk: Uint8Array, stream: Stream) => void;
+
 export interface PhaseOptions {
   cwd: string;
   /** Variables the phase sets; they override inherited ones of the same name. */
   env: Record<string, string>;
-  /** Also show the output on this process's stdout and stderr as it arrives. */
-  live?: boolean;
+  /**
+   * Run in the foreground: the phase reads this process's stdin, and its
+   * output is shown through `echo` as it arrives.
+   */
+  echo?: OutputEcho;
   /** The inherited environment; defaults to this process's. */
   baseEnv?: Record<string, string | undefined>;
   /** Stop signals for this run: forwarded to the phase's process group. */
@@ -74,7 +84,7 @@ export async function runPhase(
     code = await spawnCaptured(run, commandArgv(command), options, output);
   } finally {
     output.close();
-    removeMeta(run, "proc/lock");
+    runMeta.lock.remove(run);
   }
   logRunner(run, `Exit code for ${phase.name}: ${code}`);
   return code;
@@ -114,20 +124,20 @@ function spawnCaptured(
       env,
       detached: USE_GUARD,
       stdio: [
-        options.live ? "inherit" : "ignore",
+        options.echo ? "inherit" : "ignore",
         "pipe",
         "pipe",
         ...(USE_GUARD ? ["pipe" as const] : []),
       ],
     });
     const stopForwarding = forwardInterrupts(child.pid, options.interrupt);
-    if (child.pid !== undefined) writeMeta(run, "proc/lock", String(child.pid));
-    const capture = (stream: Stream, echo: NodeJS.WriteStream) => (chunk: Uint8Array) => {
+    if (child.pid !== undefined) runMeta.lock.write(run, child.pid);
+    const capture = (stream: Stream) => (chunk: Uint8Array) => {
       output.write(chunk, stream);
-      if (options.live) echo.write(chunk);
+      options.echo?.(chunk, stream);
     };
-    child.stdout!.on("data", capture(0, process.stdout));
-    child.stderr!.on("data", capture(1, process.stderr));
+    child.stdout!.on("data", capture(0));
+    child.stderr!.on("data", capture(1));
     // Done when the op has exited and both output streams have ended. Not on
     // "close": the watchdog holds fd 3 until runstage lets it go.
     const ended = Promise.all([child.stdout!, child.stderr!].map(streamEnded));
@@ -136,7 +146,7 @@ function spawnCaptured(
       const reason = err.code === "ENOENT" ? "command not found" : err.message;
       const line = new TextEncoder().encode(`runstage: ${argv[0]}: ${reason}\n`);
       output.write(line, 1);
-      if (options.live) process.stderr.write(line);
+      options.echo?.(line, 1);
       stopForwarding();
       resolve(EXIT_NOT_FOUND);
     });

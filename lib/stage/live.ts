@@ -1,55 +1,19 @@
 /**
- * Live runs: a run whose source files are symlinks into the project, so an edit
- * there is what the next `start` runs, without restaging. Meta `live` holds the
- * project dir the links point into; the manifest is rewritten with the linked
- * files' digests at every start, so it always names the code the last start ran.
+ * Live runs after staging: a live run's source files are symlinks into the
+ * project (lib/stage/sources/live.ts makes them), so an edit there is what the
+ * next `start` runs, without restaging. Meta `live` holds the project dir the
+ * links point into; the manifest is rewritten with the linked files' digests
+ * at every start, so it always names the code the last start ran.
  */
-import {
-  chmodSync,
-  copyFileSync,
-  mkdirSync,
-  realpathSync,
-  renameSync,
-  statSync,
-  symlinkSync,
-} from "node:fs";
+import { chmodSync, copyFileSync, renameSync, statSync } from "node:fs";
 import process from "node:process";
-import { dirname, join } from "node:path";
-import type { CopiedFile, FileToCopy } from "../copy/copy.ts";
-import {
-  appendFileChanges,
-  type FileChange,
-  logFileChanges,
-  mtimeMicros,
-  type RunFiles,
-} from "../run/fileslog.ts";
-import { hashFile, writeManifest } from "../run/manifest.ts";
-import { logRunner, removeMeta } from "../run/meta.ts";
+import { join } from "node:path";
+import type { RunFiles } from "../run/fileslog.ts";
+import { writeManifest } from "../run/manifest.ts";
+import { logRunner, runMeta } from "../run/meta.ts";
 import type { Run } from "../run/identity.ts";
-import { isLiveLink, liveProjectDir } from "../run/live.ts";
-
-/** Links each file into the run dir (at its run-dir path) to its real path in the project. */
-export async function linkSourceFiles(
-  files: readonly FileToCopy[],
-  runDir: string,
-): Promise<CopiedFile[]> {
-  const linked: CopiedFile[] = [];
-  for (const file of files) {
-    const dst = join(runDir, file.path);
-    mkdirSync(dirname(dst), { recursive: true });
-    // The real path, so the link still holds when the project is reached through a link.
-    const target = realpathSync(file.src);
-    symlinkSync(target, dst);
-    const st = statSync(target);
-    linked.push({
-      path: file.path,
-      digest: await hashFile(target),
-      size: st.size,
-      mtime: mtimeMicros(st.mtimeMs),
-    });
-  }
-  return linked;
-}
+import { isLiveLink } from "../run/live.ts";
+import { clearLiveProject, liveProjectDir } from "../run/projectdir.ts";
 
 /**
  * At the start of a live run: logs the linked source files that changed since
@@ -58,13 +22,7 @@ export async function linkSourceFiles(
  * readStagedRun, where a changed file has lost its digest. Returns how many changed.
  */
 export async function refreshLiveSource(run: Run, files: RunFiles): Promise<number> {
-  const changed: FileChange[] = [];
-  for (const [path, entry] of files) {
-    if (entry.type === "s" && entry.digest === undefined) {
-      changed.push({ event: "m", type: "s", path, mtime: entry.mtime });
-    }
-  }
-  appendFileChanges(run, changed);
+  const changed = files.logEditedSources();
   logRunner(
     run,
     `Live source: ${changed.length} linked file${changed.length === 1 ? "" : "s"}` +
@@ -80,8 +38,8 @@ export async function refreshLiveSource(run: Run, files: RunFiles): Promise<numb
  */
 export function reopenLiveRun(run: Run): void {
   logRunner(run, "Reopening live run for another start");
-  removeMeta(run, "proc/exit");
-  removeMeta(run, "stopped");
+  runMeta.exit.remove(run);
+  runMeta.stopped.remove(run);
 }
 
 /**
@@ -110,8 +68,8 @@ export async function freezeLiveRun(
     renameSync(temp, abs);
     frozen++;
   }
-  removeMeta(run, "live");
-  await logFileChanges(run, files, "s");
+  clearLiveProject(run);
+  await files.logChanges("s");
   await writeManifest(run, files);
   logRunner(run, `Restaged: ${frozen} linked source file${frozen === 1 ? "" : "s"} frozen`);
   return { frozen, changedSinceStart };

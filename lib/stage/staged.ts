@@ -4,13 +4,12 @@
  * meta opdef.json and opref, the project dir from `<id>.project`, the state of
  * the run dir from log/files and the manifest.
  */
-import { readFileSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
 import { RunstageError } from "../errors.ts";
-import { readRunFiles, type RunFiles, scanRunDir } from "../run/fileslog.ts";
+import { RunFiles } from "../run/fileslog.ts";
 import { readOpDef } from "../gagefile/parse.ts";
 import { readManifest } from "../run/manifest.ts";
-import { parseOpRef, readMeta, readMetaJson } from "../run/meta.ts";
+import { runMeta } from "../run/meta.ts";
+import { recordedProjectDir } from "../run/projectdir.ts";
 import type { OpDef } from "../gagefile/opdef.ts";
 import type { Run } from "../run/identity.ts";
 
@@ -22,27 +21,15 @@ export interface StagedRun {
 }
 
 export async function readStagedRun(run: Run): Promise<StagedRun> {
-  const ref = parseOpRef(readMeta(run, "opref") ?? "");
-  const table = readMetaJson(run, "opdef.json");
+  const ref = runMeta.opref.read(run);
+  const table = runMeta.opdef.read(run);
   if (!ref || table === undefined) {
     throw new RunstageError(
       `run ${run.name} has no readable opref or opdef.json in ${run.metaDir}`,
     );
   }
-  const op = readOpDef(`${run.metaDir}/opdef.json`, ref.name, table);
+  const op = readOpDef(`${run.metaDir}/${runMeta.opdef.name}`, ref.name, table);
   return { op, projectDir: recordedProjectDir(run), files: await stagedFiles(run) };
-}
-
-/** `file:<path>`, relative to the runs home or absolute. */
-function recordedProjectDir(run: Run): string {
-  let text = "";
-  try {
-    text = readFileSync(run.projectRef, "utf8");
-  } catch {
-    // A run copied without its .project still starts; PROJECT_DIR is then the runs home.
-  }
-  const path = text.startsWith("file:") ? text.slice(5) : ".";
-  return isAbsolute(path) ? path : resolve(run.runsHome, path);
 }
 
 /**
@@ -50,20 +37,7 @@ function recordedProjectDir(run: Run): string {
  * manifest. A file whose mtime differs from the log (a copy to another
  * machine, say) is rehashed at the end rather than trusted.
  */
-async function stagedFiles(run: Run): Promise<RunFiles> {
-  const files = readRunFiles(run);
+function stagedFiles(run: Run): Promise<RunFiles> {
   const digests = new Map((readManifest(run) ?? []).map((e) => [e.path, e.digest]));
-  const present = await scanRunDir(run.runDir);
-  for (const [path, entry] of files) {
-    const now = present.get(path);
-    if (!now) continue; // gone: the scan after the run logs it as deleted
-    const unchanged = now.mtime === entry.mtime;
-    files.set(path, {
-      ...entry,
-      mtime: now.mtime,
-      size: now.size,
-      digest: unchanged ? digests.get(path) : undefined,
-    });
-  }
-  return files;
+  return RunFiles.readBack(run, digests);
 }

@@ -4,14 +4,9 @@
  * chosen by the test.
  */
 import assert from "node:assert/strict";
-import {
-  listRuns,
-  readSummary,
-  resolveRun,
-  resolveRuns,
-  type RunInfo,
-} from "../../../lib/run/listing.ts";
+import { listRuns, resolveRun, resolveRuns, type RunInfo } from "../../../lib/run/listing.ts";
 import { runAt, runName } from "../../../lib/run/identity.ts";
+import { runMeta } from "../../../lib/run/meta.ts";
 import { deleteRuns, purgeRuns, restoreRuns } from "../../../lib/run/trash.ts";
 import { assertUserError, listTree, withTempDir, writeTree } from "../../support/fixtures.ts";
 
@@ -173,7 +168,7 @@ Deno.test("listRuns: half-written runs list as far as they are; the trash and st
   });
 });
 
-Deno.test("readSummary keeps numbers and strings, drops what is not a metric", async () => {
+Deno.test("meta summary.json keeps numbers and strings, drops what is not a metric", async () => {
   await withTempDir(async (home) => {
     const id = IDS[0];
     await writeRun(home, {
@@ -184,14 +179,14 @@ Deno.test("readSummary keeps numbers and strings, drops what is not a metric", a
       }),
     });
     const run = runAt(home, id, runName(id));
-    assert.deepEqual(readSummary(run), {
+    assert.deepEqual(runMeta.summary.read(run), {
       metrics: { loss: 0.25, step: 3, note: "ok" },
       source: "run-dir",
     });
     await Deno.writeTextFile(`${run.metaDir}/summary.json`, "[1, 2]");
-    assert.equal(readSummary(run), undefined);
+    assert.equal(runMeta.summary.read(run), undefined);
     await Deno.writeTextFile(`${run.metaDir}/summary.json`, '{"source": "output"}');
-    assert.deepEqual(readSummary(run), { metrics: {}, source: "output" });
+    assert.deepEqual(runMeta.summary.read(run), { metrics: {}, source: "output" });
   });
 });
 

@@ -6,12 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import {
-  logFileChanges,
-  readRunFiles,
-  type RunFiles,
-  scanRunDir,
-} from "../../../lib/run/fileslog.ts";
+import { type FileEntry, RunFiles, scanRunDir } from "../../../lib/run/fileslog.ts";
 import {
   formatManifest,
   hashFile,
@@ -27,6 +22,9 @@ import { makeRun, type Run } from "../../../lib/run/identity.ts";
 import { sha256File, withTempDir } from "../../support/fixtures.ts";
 
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/** A run that is never written: formatManifest only reads what it is given. */
+const NO_RUN = makeRun("/nonexistent/runs");
 
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
@@ -127,18 +125,19 @@ Deno.test("comparePaths is UTF-8 byte order, astral characters after U+E000..U+F
 
 Deno.test("formatManifest: groups s, r, d, g, each in byte order of path", () => {
   const types: FileType[] = ["g", "d", "r", "s"];
-  const files: RunFiles = new Map();
+  const entries: [string, FileEntry][] = [];
   // Insert in an order that is neither grouped nor sorted.
   AWKWARD_NAMES.forEach((name, i) => {
     for (const [j, type] of types.entries()) {
-      files.set(`${type}/${name}`, {
+      entries.push([`${type}/${name}`, {
         type,
         mtime: i,
         size: 1,
         digest: digestOf("0123456789abcdef"[(i + j) % 16]),
-      });
+      }]);
     }
   });
+  const files = new RunFiles(NO_RUN, entries);
   const text = formatManifest(files);
   assert.ok(text.endsWith("\n"));
   const lines = text.slice(0, -1).split("\n");
@@ -165,14 +164,14 @@ Deno.test("formatManifest: groups s, r, d, g, each in byte order of path", () =>
 });
 
 Deno.test("formatManifest leaves out files with no digest or a line break in the name", () => {
-  const files: RunFiles = new Map([
+  const files = new RunFiles(NO_RUN, [
     ["ok.txt", { type: "s", mtime: 1, size: 1, digest: digestOf("a") }],
     ["unhashed.txt", { type: "s", mtime: 1, size: 1 }],
     ["bad\nname", { type: "s", mtime: 1, size: 1, digest: digestOf("b") }],
     ["bad\rname", { type: "g", mtime: 1, size: 1, digest: digestOf("c") }],
   ]);
   assert.equal(formatManifest(files), `s ${digestOf("a")} ok.txt\n`);
-  assert.equal(formatManifest(new Map()), "");
+  assert.equal(formatManifest(new RunFiles(NO_RUN)), "");
   assert.equal(isRepresentablePath("a b\tc"), true);
   assert.equal(isRepresentablePath("a\nb"), false);
   assert.equal(isRepresentablePath("a\rb"), false);
@@ -219,14 +218,14 @@ Deno.test("scanRunDir: every file by '/'-path in byte order; links to dirs not e
 
 Deno.test("logFileChanges: a, m (keeping the first type), d once, in byte order", async () => {
   await withRun(async (run) => {
-    const files: RunFiles = new Map();
+    const files = new RunFiles(run);
     const T1 = 1_700_000_000_123;
     await put(run, "train.py", "print(1)\n", T1);
     await put(run, "data/my file.csv", "1,2\n", T1 + 1);
     await put(run, "z.txt", "z", T1 + 2);
 
     // Phase 1 (source code): everything is new.
-    const c1 = await logFileChanges(run, files, "s");
+    const c1 = await files.logChanges("s");
     assert.deepEqual(c1.map((c) => `${c.event} ${c.type} ${c.path}`), [
       "a s data/my file.csv",
       "a s train.py",
@@ -239,15 +238,15 @@ Deno.test("logFileChanges: a, m (keeping the first type), d once, in byte order"
     ]);
 
     // Phase 2 (runtime): no changes, nothing logged.
-    assert.deepEqual(await logFileChanges(run, files, "r"), []);
+    assert.deepEqual(await files.logChanges("r"), []);
     assert.equal((await filesLog(run)).length, 3);
 
     // Phase 3 (generated): one new, one modified, one deleted.
-    files.get("train.py")!.digest = digestOf("f");
+    files.setDigest("train.py", digestOf("f"));
     await put(run, "train.py", "print(2)\n", T1 + 5000);
     await put(run, "out/model bin", "weights", T1 + 6000);
     await Deno.remove(`${run.runDir}/z.txt`);
-    const c3 = await logFileChanges(run, files, "g");
+    const c3 = await files.logChanges("g");
     assert.deepEqual(c3.map((c) => `${c.event} ${c.type} ${c.path}`), [
       "a g out/model bin",
       "m s train.py",
@@ -264,20 +263,20 @@ Deno.test("logFileChanges: a, m (keeping the first type), d once, in byte order"
     assert.equal(files.has("z.txt"), false);
 
     // Phase 4: still deleted, but logged once only.
-    assert.deepEqual(await logFileChanges(run, files, "g"), []);
+    assert.deepEqual(await files.logChanges("g"), []);
     const log = await filesLog(run);
     assert.equal(log.filter((l) => l.startsWith("d ")).length, 1);
     assert.equal(log.length, 6);
 
     // Re-created later: a new file with the new phase's type.
     await put(run, "z.txt", "back", T1 + 9000);
-    const c5 = await logFileChanges(run, files, "d");
+    const c5 = await files.logChanges("d");
     assert.deepEqual(c5.map((c) => `${c.event} ${c.type} ${c.path}`), ["a d z.txt"]);
 
     // Replaying log/files gives the same types and mtimes.
     const summary = (f: RunFiles) =>
       [...f].sort((a, b) => comparePaths(a[0], b[0])).map(([p, e]) => `${e.type} ${e.mtime} ${p}`);
-    assert.deepEqual(summary(readRunFiles(run)), summary(files));
+    assert.deepEqual(summary(RunFiles.replay(run)), summary(files));
     assert.deepEqual(summary(files), [
       `s ${micros(T1 + 1)} data/my file.csv`,
       `g ${micros(T1 + 6000)} out/model bin`,
@@ -289,25 +288,25 @@ Deno.test("logFileChanges: a, m (keeping the first type), d once, in byte order"
 
 Deno.test("logFileChanges: a size change with the same mtime is a modification", async () => {
   await withRun(async (run) => {
-    const files: RunFiles = new Map();
+    const files = new RunFiles(run);
     const T = 1_700_000_000_000;
     await put(run, "f", "short", T);
-    await logFileChanges(run, files, "s");
+    await files.logChanges("s");
     await put(run, "f", "much longer", T);
-    const changes = await logFileChanges(run, files, "g");
+    const changes = await files.logChanges("g");
     assert.deepEqual(changes.map((c) => `${c.event} ${c.type} ${c.path}`), ["m s f"]);
   });
 });
 
 Deno.test("writeManifest: digests of the run dir's files, types kept; rewritten after changes", async () => {
   await withRun(async (run) => {
-    const files: RunFiles = new Map();
+    const files = new RunFiles(run);
     const T = 1_700_000_000_000;
     await put(run, "src/a b.py", "a = 1\n", T);
     await put(run, "empty", "", T);
-    await logFileChanges(run, files, "s");
+    await files.logChanges("s");
     await put(run, "venv/lib.txt", "lib\n", T);
-    await logFileChanges(run, files, "r");
+    await files.logChanges("r");
     assert.deepEqual(await writeManifest(run, files), []);
     const digest = (p: string) => sha256File(`${run.runDir}/${p}`);
     assert.equal(
@@ -320,7 +319,7 @@ Deno.test("writeManifest: digests of the run dir's files, types kept; rewritten 
     // The run changes a source file and adds an output: the rewrite has both, fresh.
     await put(run, "src/a b.py", "a = 2\n", T + 1000);
     await put(run, "model.bin", "w", T + 1000);
-    await logFileChanges(run, files, "g");
+    await files.logChanges("g");
     await writeManifest(run, files);
     assert.deepEqual(readManifest(run), [
       { type: "s", digest: EMPTY_SHA256, path: "empty" },
@@ -333,12 +332,12 @@ Deno.test("writeManifest: digests of the run dir's files, types kept; rewritten 
 
 Deno.test("a file whose name holds a line break is left out, returned, and not 'unexpected'", async () => {
   await withRun(async (run) => {
-    const files: RunFiles = new Map();
+    const files = new RunFiles(run);
     const T = 1_700_000_000_000;
     await put(run, "ok.txt", "ok", T);
     await put(run, "bad\nname.txt", "bad", T);
     await put(run, "cr\rname.txt", "cr", T);
-    await logFileChanges(run, files, "s");
+    await files.logChanges("s");
     const skipped = await writeManifest(run, files);
     assert.deepEqual(skipped.sort(), ["bad\nname.txt", "cr\rname.txt"]);
     assert.equal(
@@ -347,7 +346,7 @@ Deno.test("a file whose name holds a line break is left out, returned, and not '
     );
     // Nor is it written half-way into log/files, where it would read as a file "bad".
     for (const line of await filesLog(run)) assert.match(line, /^[amd] [srdg] (\d+|-) \S/);
-    assert.deepEqual([...readRunFiles(run).keys()], ["ok.txt"]);
+    assert.deepEqual([...RunFiles.replay(run)].map(([path]) => path), ["ok.txt"]);
 
     const report = await verifyRunFiles(run, readManifest(run)!);
     assert.deepEqual(report, { checked: 1, modified: [], missing: [], unexpected: [] });
@@ -357,12 +356,12 @@ Deno.test("a file whose name holds a line break is left out, returned, and not '
 
 Deno.test("verifyRunFiles reports modified, missing and unexpected files, sorted", async () => {
   await withRun(async (run) => {
-    const files: RunFiles = new Map();
+    const files = new RunFiles(run);
     const T = 1_700_000_000_000;
     for (const name of ["keep.txt", "b edit.txt", "a edit.txt", "gone.txt", "sub/gone2"]) {
       await put(run, name, `content of ${name}`, T);
     }
-    await logFileChanges(run, files, "s");
+    await files.logChanges("s");
     await writeManifest(run, files);
     const manifest = readManifest(run)!;
     assert.equal(manifest.length, 5);

@@ -1,0 +1,70 @@
+/**
+ * Starting a staged run: the op's `run` phase in the foreground (its output
+ * shown through the caller's echo as it is captured), then `finalize-run`, the
+ * summary, the manifest rewritten with what the run made, and the run's end.
+ */
+import type { Interrupt } from "../interrupt.ts";
+import type { OpDef } from "../gagefile/opdef.ts";
+import { phaseByName } from "../gagefile/opdef.ts";
+import { timestampMicros } from "../run/clock.ts";
+import type { RunFiles } from "../run/fileslog.ts";
+import type { Run } from "../run/identity.ts";
+import { logRunner, runMeta } from "../run/meta.ts";
+import { liveProjectDir } from "../run/projectdir.ts";
+import { failRunOnError, stopRun, writeManifestWarning } from "./ending.ts";
+import { type OutputEcho, runEnv, runPhase } from "./exec.ts";
+import { refreshLiveSource } from "./live.ts";
+import { collectSummary } from "./summary.ts";
+
+export interface StartRequest {
+  run: Run;
+  files: RunFiles;
+  op: OpDef;
+  projectDir: string;
+  /** Where the `run` phase's output is shown as it arrives (the CLI's terminal). */
+  echo: OutputEcho;
+  warn?: (message: string) => void;
+  interrupt?: Interrupt;
+}
+
+/** Runs the op of a staged run and finalizes it. Returns the run's exit code. */
+export async function startRun(req: StartRequest): Promise<number> {
+  const { run, files } = req;
+  return await failRunOnError(run, async () => {
+    runMeta.started.record(run, timestampMicros());
+    if (liveProjectDir(run) !== undefined) await refreshLiveSource(run, files);
+    const env = runEnv(run, req.projectDir, req.op.env);
+    let exitCode = 0;
+    for (const name of ["run", "finalize-run"] as const) {
+      const phase = phaseByName(name);
+      const command = req.op.exec[name];
+      if (command === undefined || exitCode !== 0) continue;
+      exitCode = await runPhase(run, phase, command, {
+        cwd: run.runDir,
+        env,
+        echo: name === "run" ? req.echo : undefined,
+        interrupt: req.interrupt,
+      });
+      const changes = await files.logChanges(phase.type);
+      for (const c of changes) {
+        if (c.event === "m" && c.type !== "g") {
+          logRunner(run, `File "${c.path}" was modified during the run`);
+        }
+      }
+    }
+    await writeSummary(run, req.op, req.warn);
+    logRunner(run, "Finalizing run files (see manifest)");
+    await writeManifestWarning(run, files, req.warn);
+    stopRun(run, exitCode);
+    return exitCode;
+  });
+}
+
+/** Meta summary.json from the run's summary.json or its output, when there is one. */
+async function writeSummary(run: Run, op: OpDef, warn?: (m: string) => void): Promise<void> {
+  const summary = await collectSummary(run, op, (note) => {
+    logRunner(run, `Warning: ${note}`);
+    warn?.(note);
+  });
+  if (summary) runMeta.summary.record(run, summary);
+}
