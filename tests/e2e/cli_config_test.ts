@@ -5,7 +5,7 @@
  * log/files, the manifest and `verify`; and the errors and help around flags.
  */
 import assert from "node:assert/strict";
-import { onlyRun, runstage } from "../support/cli.ts";
+import { onlyRun, runstage, runstageIn as cli } from "../support/cli.ts";
 import {
   exists,
   type Files,
@@ -14,11 +14,6 @@ import {
   sha256Text,
   withProject,
 } from "../support/fixtures.ts";
-
-/** runstage in `project` with its own runs home. */
-function cli(project: string, runsHome: string, ...args: string[]) {
-  return runstage(["-C", project, "--runs", runsHome, ...args]);
-}
 
 /** log/runner messages, without their timestamps. */
 async function runnerMessages(metaDir: string): Promise<string[]> {

@@ -5,12 +5,8 @@
  * home as it was, and the summary a run reports in meta and in `runs`.
  */
 import assert from "node:assert/strict";
-import { runstage } from "../support/cli.ts";
+import { runstage, runstageIn as cli } from "../support/cli.ts";
 import { exists, listTree, sha256File, withProject } from "../support/fixtures.ts";
-
-function cli(project: string, runsHome: string, ...args: string[]) {
-  return runstage(["-C", project, "--runs", runsHome, ...args]);
-}
 
 interface RunRow {
   index: number;

@@ -92,7 +92,12 @@ export type Cli = (...args: string[]) => Promise<CliResult>;
 
 /** runstage on one project and runs home. */
 export function cliFor(project: string, runsHome: string): Cli {
-  return (...args) => runstage(["-C", project, "--runs", runsHome, ...args]);
+  return (...args) => runstageIn(project, runsHome, ...args);
+}
+
+/** `runstage -C PROJECT --runs RUNS_HOME ARGS...`. */
+export function runstageIn(project: string, runsHome: string, ...args: string[]) {
+  return runstage(["-C", project, "--runs", runsHome, ...args]);
 }
 
 /** Asserts the command exits 0 and returns its stdout. */
