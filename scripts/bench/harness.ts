@@ -25,7 +25,8 @@ const USAGE = `usage: deno task bench [options]
 
   --rounds N      timed rounds per section (default 5)
   --only NAME     run only this section; repeat or comma-separate (sections: SECTIONS)
-  --rebuild       regenerate the synthetic project even when the cached one is current
+  --rebuild       regenerate the synthetic projects (staging, scan) even when the
+                  cached ones are current
   --breakdown     staging: also time parts of the project alone (small files, 20 MiB
                   files, the 768 MiB file, gage.toml only) to show where time goes
   --rss METHOD    how runstage's peak RSS is taken: "time" (${GNU_TIME} -f %M, the
