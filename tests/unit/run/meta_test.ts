@@ -68,7 +68,10 @@ Deno.test("meta files read back as their types; absent reads as undefined", asyn
     assert.deepEqual(runMeta.opref.read(run), { namespace: "proj", name: "train" });
 
     runMeta.config.write(run, { "b.x": 1, a: "two", c: null });
-    assert.equal(await metaText(run, "config.json"), '{\n  "a": "two",\n  "b.x": 1,\n  "c": null\n}');
+    assert.equal(
+      await metaText(run, "config.json"),
+      '{\n  "a": "two",\n  "b.x": 1,\n  "c": null\n}',
+    );
     assert.deepEqual(runMeta.config.read(run), { a: "two", "b.x": 1, c: null });
 
     runMeta.vcs.write(run, VCS);
