@@ -15,6 +15,7 @@ import { comparePaths } from "../fs/pathorder.ts";
 import { forEachConcurrent } from "../fs/pool.ts";
 import { checkAborted } from "../interrupt.ts";
 import { type ArchiveEntry, type FileEntry, runPartPaths } from "./entry.ts";
+import { realPathOrUndefined } from "../fs/stat.ts";
 
 /** Files hashed at once, as the manifest does: enough to keep a disk and two cores busy. */
 const HASH_CONCURRENCY = 8;
@@ -127,7 +128,7 @@ function pushFile(out: DescribedRun, path: string, source: string, st: Stats): v
 async function describeLink(walk: Walk, path: string): Promise<void> {
   const abs = join(walk.home, path);
   const target = await readlink(abs);
-  const real = await realpath(abs).catch(() => undefined);
+  const real = realPathOrUndefined(abs);
   // A dangling link still names a place: keep it when that place is ours.
   const lands = real ?? join(dirname(abs), target);
   const inHome = relative(walk.home, lands).split(sep).join("/");

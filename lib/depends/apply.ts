@@ -2,12 +2,12 @@
  * Putting resolved dependencies into the run dir (copies keeping their modes,
  * or symlinks to the absolute source path), and meta `deps.json`.
  */
-import { lstat, mkdir, rm, symlink } from "node:fs/promises";
+import { mkdir, rm, symlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type CopiedFile, copySourceFiles, type FileToCopy } from "../copy/copy.ts";
 import { RunstageError } from "../errors.ts";
-import { statOrUndefined } from "../fs/stat.ts";
 import { describeDep, type ResolvedDependency } from "./resolve.ts";
+import { lstatOrUndefined, statOrUndefined } from "../fs/stat.ts";
 
 /**
  * Puts the resolved files into the run dir: copies keeping their modes, or
@@ -48,7 +48,7 @@ export async function applyDepends(
  * write through a symlink into its target.
  */
 async function clearDestination(dest: string, path: string): Promise<void> {
-  const st = await lstat(dest).catch(() => undefined);
+  const st = lstatOrUndefined(dest);
   if (!st) return;
   if (st.isDirectory()) {
     throw new RunstageError(

@@ -5,11 +5,12 @@
  * only, the index included. Split from vcs.ts, which decides when to ask.
  */
 import { Buffer } from "node:buffer";
-import { lstat, realpath } from "node:fs/promises";
+import { realpath } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { gitFailed, type GitRepo, inDir, runGit } from "./command.ts";
 import { comparePaths } from "../fs/pathorder.ts";
 import { forEachConcurrent } from "../fs/pool.ts";
+import { lstatOrUndefined } from "../fs/stat.ts";
 
 /** `dir` relative to `root`, `/`-separated; "" for the root itself. */
 export function treePath(root: string, dir: string): string {
@@ -229,7 +230,7 @@ async function untrackedDiffs(projectReal: string, paths: string[], maxBytes: nu
   const patches = paths.map((path) => ({ path, patch: undefined as Uint8Array | undefined }));
   await forEachConcurrent(patches, UNTRACKED_DIFFS_AT_ONCE, async (item) => {
     if (item.path.endsWith("/")) return;
-    const st = await lstat(join(projectReal, item.path)).catch(() => undefined);
+    const st = lstatOrUndefined(join(projectReal, item.path));
     if (!st || (st.isFile() && st.size > maxBytes)) return;
     const args = [
       "diff",

@@ -8,11 +8,12 @@
  * into a run dir that already holds files) symlinks that point out are refused
  * before anything is written.
  */
-import { lstat, readlink, realpath } from "node:fs/promises";
+import { readlink, realpath } from "node:fs/promises";
 import { dirname, resolve, sep } from "node:path";
 import { quotePath } from "../fs/quote.ts";
 import type { PathMap } from "../gagefile/pathmap.ts";
 import { RunstageError } from "../errors.ts";
+import { lstatOrUndefined, realPathOrUndefined } from "../fs/stat.ts";
 
 // --- Mapping -------------------------------------------------------------------------
 
@@ -110,7 +111,7 @@ export async function assertNoLinksOut(runDir: string, runPaths: Iterable<string
     for (const segment of runPath.split("/")) {
       prefix = prefix ? `${prefix}/${segment}` : segment;
       if (checked.has(prefix)) continue;
-      const st = await lstat(resolve(runDir, prefix)).catch(() => undefined);
+      const st = lstatOrUndefined(resolve(runDir, prefix));
       // Nothing there: nothing below it can be a link yet.
       if (st === undefined) break;
       checked.add(prefix);
@@ -142,13 +143,13 @@ export async function assertNoLinksOut(runDir: string, runPaths: Iterable<string
  * for a loop.
  */
 async function linkTarget(abs: string): Promise<string | undefined> {
-  const real = await realpath(abs).catch(() => undefined);
+  const real = realPathOrUndefined(abs);
   if (real !== undefined) return real;
   let at = abs;
   for (let hops = 0; hops < MAX_LINK_HOPS; hops++) {
-    const st = await lstat(at).catch(() => undefined);
+    const st = lstatOrUndefined(at);
     if (!st?.isSymbolicLink()) return at;
-    const parent = await realpath(dirname(at)).catch(() => dirname(at));
+    const parent = realPathOrUndefined(dirname(at)) ?? dirname(at);
     at = resolve(parent, await readlink(at));
   }
   return undefined;

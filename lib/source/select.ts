@@ -34,7 +34,8 @@
  * - Only regular files and dirs, or links to them, are considered (no fifos,
  *   sockets or devices). A symlinked file is selected as a file: `src` is the link,
  *   size and mode are the target's. A broken link that an include rule would
- *   have wanted is skipped with a warning. A symlinked dir is followed; a link
+ *   have wanted is skipped with a warning. A symlinked dir is followed (out of the
+ *   project only on purpose, below); a link
  *   back to a dir in its own ancestor chain (by real path) is a loop, skipped with
  *   a warning.
  *
