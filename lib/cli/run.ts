@@ -150,14 +150,18 @@ async function preview(
   { op, opName }: OpChoice,
   options: StageCommandOptions,
 ) {
-  const selection = await previewStage({
-    project: ctx.project,
-    op,
-    opName,
-    runsHome: ctx.runsHome,
-    source: options.source,
-    env: process.env,
-  });
+  // A scan of a big tree takes a while: Ctrl-C stops it (exit 130), as any scan.
+  const selection = await withInterrupt((interrupt) =>
+    previewStage({
+      project: ctx.project,
+      op,
+      opName,
+      runsHome: ctx.runsHome,
+      source: options.source,
+      env: process.env,
+      signal: interrupt.signal,
+    })
+  );
   const json = options.json ?? false;
   const totalBytes = selection.files.reduce((sum, f) => sum + f.size, 0);
   if (json) {

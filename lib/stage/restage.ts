@@ -49,6 +49,7 @@ export async function restageSnapshot(req: RestageRequest): Promise<{ files: num
         config: runMeta.config.read(run) ?? {},
         dependencyPaths: staged.files.pathsOfType("d"),
       },
+      signal: req.interrupt?.signal,
     });
     const selection = plan.selection;
     await assertNoLinksOut(run.runDir, selection.files.map((f) => f.path));
