@@ -253,32 +253,41 @@ Deno.test("a subdir project of a repo gets its own files and the repo's ignores"
 });
 
 Deno.test("credentials in a remote URL never reach meta", async () => {
-  await withHistory(async (repo, runs) => {
-    const secret = "s3cr3t-t0ken";
-    await git(repo, "remote", "add", "origin", `https://alice:${secret}@example.com/org/repo.git`);
-    for (const source of ["worktree", "git:HEAD"]) {
-      const r = await runstage(["--runs", runs, "stage", "--source", source], {
-        cwd: repo,
-        unsetEnv: NO_CI,
-      });
-      assert.equal(r.code, 0, r.stderr);
-      assert.doesNotMatch(r.stdout + r.stderr, new RegExp(secret));
-    }
-    for (const path of await listTree(runs)) {
-      if (path.endsWith("/")) continue;
-      const text = await Deno.readTextFile(join(runs, path));
-      assert.doesNotMatch(text, new RegExp(secret), path);
-      assert.doesNotMatch(text, /alice/, path);
-    }
-    const metas = (await listTree(runs)).filter((p) => p.endsWith(".meta/vcs"));
-    assert.equal(metas.length, 2);
-    for (const meta of metas) {
-      assert.equal(
-        (await readVcs(join(runs, meta, ".."))).remote,
-        "https://example.com/org/repo.git",
-      );
-    }
-  });
+  // Well-formed, and malformed: a password holding "/", "?", "#" or "@" unescaped.
+  const remotes: [string, string][] = [
+    ["https://alice:s3cr3t-t0ken@example.com/org/repo.git", "https://example.com/org/repo.git"],
+    ["https://alice:s3cr/3t-t0ken@example.com/org/repo.git", "https://example.com/org/repo.git"],
+    ["https://alice:s3cr?3t-t0ken@example.com/org/repo.git", "https://example.com/org/repo.git"],
+    ["https://alice:s3cr#3t-t0ken@example.com/org/repo.git", "https://example.com/org/repo.git"],
+    ["https://alice:s3cr@3t-t0ken@example.com/org/repo.git", "https://example.com/org/repo.git"],
+    ["ssh://alice:s3cr/3t-t0ken@example.com/org/repo.git", "ssh://alice@example.com/org/repo.git"],
+    ["alice:s3cr/3t-t0ken@example.com:org/repo.git", "alice@example.com:org/repo.git"],
+  ];
+  for (const [url, redacted] of remotes) {
+    await withHistory(async (repo, runs) => {
+      await git(repo, "remote", "add", "origin", url);
+      for (const source of ["worktree", "git:HEAD"]) {
+        const r = await runstage(["--runs", runs, "stage", "--source", source], {
+          cwd: repo,
+          unsetEnv: NO_CI,
+        });
+        assert.equal(r.code, 0, r.stderr);
+        assert.doesNotMatch(r.stdout + r.stderr, /s3cr|t0ken/, url);
+      }
+      for (const path of await listTree(runs)) {
+        if (path.endsWith("/")) continue;
+        const text = await Deno.readTextFile(join(runs, path));
+        // No part of the password, before or after its "/", "?", "#" or "@".
+        assert.doesNotMatch(text, /s3cr|t0ken/, `${url}: ${path}`);
+        if (!redacted.includes("alice")) assert.doesNotMatch(text, /alice/, `${url}: ${path}`);
+      }
+      const metas = (await listTree(runs)).filter((p) => p.endsWith(".meta/vcs"));
+      assert.equal(metas.length, 2);
+      for (const meta of metas) {
+        assert.equal((await readVcs(join(runs, meta, ".."))).remote, redacted, url);
+      }
+    });
+  }
 });
 
 Deno.test("--source outside a repo, or malformed, fails before anything is written", async () => {

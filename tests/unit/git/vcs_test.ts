@@ -669,6 +669,14 @@ Deno.test("redactRemoteUrl: credentials, queries and fragments go, addresses sta
     ["../sibling", "../sibling"],
     ["/home/a@b/repo", "/home/a@b/repo"],
     ["file:///srv/repo.git", "file:///srv/repo.git"],
+    // Malformed: the password holds "/", "?" or "#"; nothing of it may stay.
+    ["https://u:ab/tok3n@host/r.git", "https://host/r.git"],
+    ["https://u:ab?tok3n@host/r.git", "https://host/r.git"],
+    ["https://u:ab#tok3n@host/r.git", "https://host/r.git"],
+    ["https://u:ab/c?d#e@f@host:8443/r.git?x", "https://host:8443/r.git"],
+    ["ssh://git:ab/tok3n@host/r.git", "ssh://git@host/r.git"],
+    ["me:ab/tok3n@host:org/r.git", "me@host:org/r.git"],
+    ["https://host/p@v1?x", "https://host/p@v1"],
   ];
   for (const [url, redacted] of table) assert.equal(redactRemoteUrl(url), redacted, url);
 });
