@@ -37,6 +37,7 @@ import { checkAborted, RunInterrupted } from "../interrupt.ts";
 import { liveProjectDir } from "../run/live.ts";
 import { readManifest } from "../run/manifest.ts";
 import { comparePaths } from "../fs/pathorder.ts";
+import { quotePath } from "../fs/quote.ts";
 import type { RunInfo } from "../run/listing.ts";
 import { checkNotRunning } from "../run/trash.ts";
 
@@ -216,11 +217,11 @@ function checkManifest(info: RunInfo, entries: ArchiveEntry[]): void {
   const files = runDirFiles(info.run.id, entries);
   const expected = new Map(manifest.map((e) => [e.path, e.digest]));
   const problems = [
-    ...manifest.filter((e) => !files.has(e.path)).map((e) => `missing ${e.path}`),
+    ...manifest.filter((e) => !files.has(e.path)).map((e) => `missing ${quotePath(e.path)}`),
     ...manifest.filter((e) => files.has(e.path) && files.get(e.path) !== e.digest)
-      .map((e) => `modified ${e.path}`),
-    ...[...files.keys()].filter((p) => !expected.has(p) && !/[\n\r]/.test(p))
-      .sort(comparePaths).map((p) => `unexpected ${p}`),
+      .map((e) => `modified ${quotePath(e.path)}`),
+    ...[...files.keys()].filter((p) => !expected.has(p))
+      .sort(comparePaths).map((p) => `unexpected ${quotePath(p)}`),
   ];
   if (problems.length > 0) {
     throw new RunstageError(

@@ -8,6 +8,7 @@ import { once } from "node:events";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import process from "node:process";
 import { RunstageError, UsageError } from "../errors.ts";
+import { quotePath } from "../fs/quote.ts";
 import { type Phase, PHASES } from "../gagefile/opdef.ts";
 import type { Run } from "../run/identity.ts";
 import { globalOptions } from "./context.ts";
@@ -52,7 +53,7 @@ function phaseOf(name: string): Phase | undefined {
 function parsePhase(value: string): Phase {
   const phase = phaseOf(value);
   if (!phase) {
-    throw new InvalidArgumentError(`unknown phase "${value}": one of ${PHASE_NAMES}`);
+    throw new InvalidArgumentError(`unknown phase ${quotePath(value)}: one of ${PHASE_NAMES}`);
   }
   return phase;
 }
@@ -76,7 +77,9 @@ function outputFile(run: Run, phase: Phase): string {
 function runDirFile(run: Run, path: string): string {
   const leaves = () =>
     new RunstageError(
-      `path "${path}" leads outside the run dir of ${run.name}: give a path inside it, as` +
+      `path ${
+        quotePath(path)
+      } leads outside the run dir of ${run.name}: give a path inside it, as` +
         ` "runstage show ${run.name}" lists them`,
     );
   const full = resolve(run.runDir, path);
@@ -86,13 +89,15 @@ function runDirFile(run: Run, path: string): string {
     real = realpathSync(full);
   } catch {
     throw new RunstageError(
-      `run ${run.name} has no file "${path}": see its files with "runstage show ${run.name}"`,
+      `run ${run.name} has no file ${
+        quotePath(path)
+      }: see its files with "runstage show ${run.name}"`,
     );
   }
   if (!within(realpathSync(run.runDir), real)) throw leaves();
   if (!isFile(real)) {
     throw new RunstageError(
-      `"${path}" in run ${run.name} is not a file: name a file, as "runstage show` +
+      `${quotePath(path)} in run ${run.name} is not a file: name a file, as "runstage show` +
         ` ${run.name}" lists them`,
     );
   }

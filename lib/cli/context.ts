@@ -3,6 +3,7 @@
  * and a way to name a run.
  */
 import process from "node:process";
+import { escapeControl } from "../fs/quote.ts";
 import { microsToDate } from "../run/clock.ts";
 import { openProject, type Project, resolveRunsHome } from "../gagefile/project.ts";
 import { resolveRun, type RunInfo } from "../run/listing.ts";
@@ -43,8 +44,13 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + "\n");
 }
 
-/** Left-aligned columns, two spaces apart; the last column is not padded. */
-export function formatTable(rows: string[][]): string {
+/**
+ * Left-aligned columns, two spaces apart; the last column is not padded. Every
+ * cell is shown escaped (lib/fs/quote.ts), so no name, label or metric a table
+ * holds can break its line or drive the terminal.
+ */
+export function formatTable(cells: string[][]): string {
+  const rows = cells.map((row) => row.map(escapeControl));
   const widths: number[] = [];
   for (const row of rows) {
     row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));

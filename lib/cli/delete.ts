@@ -11,6 +11,7 @@ import { checkNotRunning, deleteRuns, purgeRuns, restoreRuns } from "../run/tras
 import { commandContext, formatTable, type GlobalOptions, globalOptions } from "./context.ts";
 import { namedRuns, plural, RUN_SPEC_HELP, runNameList } from "./runs.ts";
 
+import { quotePath } from "../fs/quote.ts";
 export function deleteCommand() {
   return new Command("delete")
     .description(
@@ -74,7 +75,7 @@ export function purgeCommand() {
 async function trashRuns(globals: GlobalOptions) {
   const { runsHome } = await commandContext(globals);
   const runs = listRuns(runsHome, { deleted: true });
-  if (runs.length === 0) throw new RunstageError(`the trash of ${runsHome} is empty`);
+  if (runs.length === 0) throw new RunstageError(`the trash of ${quotePath(runsHome)} is empty`);
   return { runsHome, runs };
 }
 

@@ -5,6 +5,7 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
+import { escapeControl } from "../fs/quote.ts";
 import { readManifest } from "../run/manifest.ts";
 import { runMeta } from "../run/meta.ts";
 import { comparePaths } from "../fs/pathorder.ts";
@@ -112,9 +113,10 @@ function sourceLines(a: RunVcs | null, b: RunVcs | null): string[] {
     ["commit", a ? commitA ?? "(none)" : unknown, b ? commitB ?? "(none)" : unknown],
     ["dirty", a ? String(a.dirty ?? unknown) : unknown, b ? String(b.dirty ?? unknown) : unknown],
   ];
-  const lines = pairs.filter(([, x, y]) => x !== y).map(([key, x, y]) => `  ${key}: ${x} -> ${y}`);
+  const lines = pairs.filter(([, x, y]) => x !== y)
+    .map(([key, x, y]) => `  ${key}: ${escapeControl(x)} -> ${escapeControl(y)}`);
   if (a?.commit && b?.commit && a.commit !== b.commit) {
-    lines.push(`  code change: git diff ${a.commit} ${b.commit}`);
+    lines.push(`  code change: git diff ${escapeControl(a.commit)} ${escapeControl(b.commit)}`);
   }
   return lines;
 }
@@ -143,7 +145,8 @@ function formatDiff(d: ReturnType<typeof diffRuns>): string {
     if (changes.length === 0) return;
     out += `${title}:\n`;
     for (const c of changes) {
-      out += `  ${c.key}: ${side(c, "a", metric)} -> ${side(c, "b", metric)}\n`;
+      const [a, b] = [side(c, "a", metric), side(c, "b", metric)].map(escapeControl);
+      out += `  ${escapeControl(c.key)}: ${a} -> ${b}\n`;
     }
   };
   values("config", d.config, false);
@@ -156,7 +159,7 @@ function formatDiff(d: ReturnType<typeof diffRuns>): string {
   else if (sourceChanges.some(([, paths]) => paths.length > 0)) {
     out += "sourcecode:\n";
     for (const [mark, paths] of sourceChanges) {
-      for (const path of paths) out += `  ${mark} ${path}\n`;
+      for (const path of paths) out += `  ${mark} ${escapeControl(path)}\n`;
     }
   } else if (source.length + d.config.length + d.metrics.length === 0) {
     out += "no differences in config, summary or source code\n";

@@ -4,6 +4,7 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
+import { quotePath } from "../fs/quote.ts";
 import { formatBytes, globalOptions, printJson } from "./context.ts";
 import { withInterrupt } from "./lifecycle.ts";
 import { archiveProgress } from "./progress.ts";
@@ -46,7 +47,7 @@ export function exportCommand() {
         report.runs.map((r) => `${r.name}  ${plural(r.files, "file")}, ${formatBytes(r.bytes)}\n`)
           .join("") +
           `Exported ${plural(report.runs.length, "run")} (${plural(files, "file")},` +
-          ` ${formatBytes(bytes)}) to ${report.file} (${formatBytes(report.bytes)})\n`,
+          ` ${formatBytes(bytes)}) to ${quotePath(report.file)} (${formatBytes(report.bytes)})\n`,
       );
     });
 }

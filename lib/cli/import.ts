@@ -3,6 +3,7 @@ import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { resolve } from "node:path";
 import type { ImportReport } from "../archive/import.ts";
+import { quotePath } from "../fs/quote.ts";
 import { commandContext, formatBytes, globalOptions, printJson } from "./context.ts";
 import { archiveProgress } from "./progress.ts";
 import { withInterrupt } from "./lifecycle.ts";
@@ -53,8 +54,8 @@ function formatImport(report: ImportReport): string {
   const summary = imported === 0
     ? `Nothing to import: ${
       present === 1 ? "its run is" : `all ${present} runs are`
-    } already present in ${report.runsHome}\n`
-    : `Imported ${plural(imported, "run")} into ${report.runsHome}` +
+    } already present in ${quotePath(report.runsHome)}\n`
+    : `Imported ${plural(imported, "run")} into ${quotePath(report.runsHome)}` +
       (present > 0 ? ` (${present} already present)` : "") + "\n";
   return lines.join("") + summary;
 }

@@ -2,6 +2,7 @@
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { UsageError } from "../errors.ts";
+import { quotePath } from "../fs/quote.ts";
 import { runMeta } from "../run/meta.ts";
 import { globalOptions } from "./context.ts";
 import { namedRuns, plural, RUN_SPEC_HELP, runNameList } from "./runs.ts";
@@ -29,7 +30,7 @@ export function labelCommand() {
       process.stdout.write(
         text === undefined
           ? `Cleared the label of ${plural(runs.length, "run")}: ${runNameList(runs)}\n`
-          : `Labelled ${plural(runs.length, "run")} "${text}": ${runNameList(runs)}\n`,
+          : `Labelled ${plural(runs.length, "run")} ${quotePath(text)}: ${runNameList(runs)}\n`,
       );
     });
 }

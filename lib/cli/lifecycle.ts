@@ -5,6 +5,7 @@
  * made this process's.
  */
 import process from "node:process";
+import { escapeControl } from "../fs/quote.ts";
 import { Interrupt } from "../interrupt.ts";
 import type { OutputEcho } from "../stage/exec.ts";
 import { type StartRequest, startRun } from "../stage/start.ts";
@@ -22,7 +23,7 @@ export async function withInterrupt<T>(body: (interrupt: Interrupt) => Promise<T
 
 /** Things the user should know that do not stop the run. */
 export function warnNote(message: string): void {
-  process.stderr.write(`runstage: note: ${message}\n`);
+  process.stderr.write(`runstage: note: ${escapeControl(message)}\n`);
 }
 
 /** The op's output as it arrives: its stdout on ours, its stderr on ours. */
@@ -38,7 +39,7 @@ export async function startAndReport(
   req: Omit<StartRequest, "echo">,
   announce: string,
 ): Promise<void> {
-  process.stderr.write(`runstage: ${announce} as ${req.run.name} (${req.run.id})\n`);
+  process.stderr.write(`runstage: ${escapeControl(announce)} as ${req.run.name} (${req.run.id})\n`);
   const exitCode = await startRun({ ...req, echo: echoToTerminal });
   reportRunEnd(req.run.name, exitCode);
   process.exitCode = processExitCode(exitCode);

@@ -6,6 +6,7 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import process from "node:process";
 import { RunstageError } from "../errors.ts";
+import { escapeControl } from "../fs/quote.ts";
 import { RunInterrupted } from "../interrupt.ts";
 import { catCommand } from "./cat.ts";
 import { deleteCommand, purgeCommand, restoreCommand } from "./delete.ts";
@@ -63,7 +64,7 @@ export function buildProgram(): Command {
 /** Commander's error text as our one line: `runstage: <cause> (see runstage --help)`. */
 function usageErrorLine(text: string): string {
   const cause = text.replace(/^error: /, "").trim().split("\n").map((l) => l.trim()).join(" ");
-  return `runstage: ${cause} (see runstage --help)\n`;
+  return `runstage: ${escapeControl(cause)} (see runstage --help)\n`;
 }
 
 /** Runs the CLI on `args` (without the program name) and returns the exit code. */
@@ -77,7 +78,8 @@ export async function main(args: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : 2;
     }
     if (err instanceof RunstageError) {
-      process.stderr.write(`runstage: ${err.message}\n`);
+      // Escaped here too, so no message can split its line or drive the terminal.
+      process.stderr.write(`runstage: ${escapeControl(err.message)}\n`);
       return err.exitCode;
     }
     if (err instanceof RunInterrupted) {

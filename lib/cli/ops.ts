@@ -3,6 +3,7 @@ import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { formatOpHelp, planConfig } from "../config/config.ts";
 import { RunstageError } from "../errors.ts";
+import { escapeLines, quotePath } from "../fs/quote.ts";
 import { selectOp } from "../gagefile/project.ts";
 import { commandContext, formatTable, globalOptions, printJson } from "./context.ts";
 
@@ -17,7 +18,7 @@ export function opsCommand() {
         const op = selectOp(project, options.helpOp);
         // The runs home may lie inside the project: its copies of config files are not the op's.
         const plan = await planConfig(project.dir, op, { exclude: [runsHome] });
-        if (!options.json) return void process.stdout.write(formatOpHelp(op, plan));
+        if (!options.json) return void process.stdout.write(escapeLines(formatOpHelp(op, plan)));
         return printJson({
           name: op.name,
           description: op.description ?? "",
@@ -30,7 +31,7 @@ export function opsCommand() {
       const gagefile = project.gagefile;
       if (!gagefile) {
         throw new RunstageError(
-          `no Gage file in ${project.dir}: create gage.toml with an op, or pass -C DIR`,
+          `no Gage file in ${quotePath(project.dir)}: create gage.toml with an op, or pass -C DIR`,
         );
       }
       const ops = gagefile.ops.map((op) => ({

@@ -2,6 +2,7 @@
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import type { OpDef } from "../gagefile/opdef.ts";
+import { escapeControl, escapeLines, quotePath } from "../fs/quote.ts";
 import { selectOp } from "../gagefile/project.ts";
 import { previewStage, stageRun } from "../stage/stage.ts";
 import {
@@ -80,7 +81,7 @@ async function stageCommandAction(
   if (options.helpOp) {
     if (!op) return void selectOp(ctx.project, opName); // says there is no Gage file
     const plan = await planConfig(ctx.project.dir, op, { exclude: [ctx.runsHome] });
-    return void process.stdout.write(formatOpHelp(op, plan));
+    return void process.stdout.write(escapeLines(formatOpHelp(op, plan)));
   }
   if (options.preview) return await preview(ctx, { op, opName }, options);
 
@@ -134,7 +135,9 @@ async function stageAndRun(
       });
     } else {
       const live = options.live ? " (live: its source files link to the project)" : "";
-      process.stdout.write(`Staged run ${run.name} (${run.id})${live}\n  run dir: ${run.runDir}\n`);
+      process.stdout.write(
+        `Staged run ${run.name} (${run.id})${live}\n  run dir: ${escapeControl(run.runDir)}\n`,
+      );
     }
     return;
   }
@@ -180,8 +183,8 @@ async function preview(
   );
   for (const l of selection.leftOut) {
     process.stdout.write(
-      `${l.count} files left out: ${l.reason} (e.g. ${l.examples.join(", ")})\n`,
+      `${l.count} files left out: ${l.reason} (e.g. ${l.examples.map(quotePath).join(", ")})\n`,
     );
   }
-  for (const w of selection.warnings) process.stdout.write(`warning: ${w}\n`);
+  for (const w of selection.warnings) process.stdout.write(`warning: ${escapeControl(w)}\n`);
 }

@@ -15,6 +15,7 @@ import {
   type RunInfo,
   type RunStatus,
 } from "../run/listing.ts";
+import { quotePath } from "../fs/quote.ts";
 import { type MetricValue, runMeta } from "../run/meta.ts";
 import type { RunVcs } from "../run/vcs.ts";
 import {
@@ -141,7 +142,7 @@ export function runsCommand() {
         const what = options.deleted ? "deleted runs" : "runs";
         const filtered = options.op || options.status.length || options.label || options.commit;
         process.stderr.write(
-          `runstage: no ${what} ${filtered ? "match the filters" : "in " + runsHome}\n`,
+          `runstage: no ${what} ${filtered ? "match the filters" : "in " + quotePath(runsHome)}\n`,
         );
         return;
       }

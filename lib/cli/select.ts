@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import process from "node:process";
 import { UsageError } from "../errors.ts";
 import type { RunInfo } from "../run/listing.ts";
+import { quotePath } from "../fs/quote.ts";
 import { globalOptions } from "./context.ts";
 import { namedOneRun, RUN_SPEC_HELP } from "./runs.ts";
 
@@ -44,7 +45,8 @@ function warnIfLive(info: RunInfo): void {
   if (info.live === undefined) return;
   const name = info.run.name;
   process.stderr.write(
-    `runstage: warning: run ${name} is live: its source files are links into ${info.live};` +
+    `runstage: warning: run ${name} is live: its source files are links into` +
+      ` ${quotePath(info.live)};` +
       ` restage it first (runstage restage ${name}) before copying it into an image\n`,
   );
 }

@@ -5,11 +5,13 @@
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { RunstageError } from "../errors.ts";
+import { NOT_UTF8 } from "../fs/names.ts";
+import { escapeControl, quotePath } from "../fs/quote.ts";
 import { isLiveLink, liveProjectDir } from "../run/live.ts";
 import { readManifest, verifyPassed, type VerifyReport, verifyRunFiles } from "../run/manifest.ts";
 import type { Run } from "../run/identity.ts";
 import { globalOptions, namedRun, printJson } from "./context.ts";
-import { withInterrupt } from "./lifecycle.ts";
+import { warnNote, withInterrupt } from "./lifecycle.ts";
 
 export function verifyCommand() {
   return new Command("verify")
@@ -43,16 +45,19 @@ export function verifyCommand() {
           ...report.unexpected.map((p) => `unexpected: ${p}`),
           ...live.map((p) => `live: ${p} (changed in the project since the last start)`),
         ];
-        process.stdout.write(lines.map((l) => l + "\n").join(""));
+        process.stdout.write(lines.map((l) => escapeControl(l) + "\n").join(""));
         const problems = lines.length - live.length;
         const verdict = ok
           ? `${report.checked} files verified`
           : `${problems} problem${problems === 1 ? "" : "s"} in ${manifest.length} files`;
         const liveNote = liveDir === null
           ? ""
-          : ` (live run: source files link into ${liveDir}; "runstage restage ${run.name}"` +
-            " freezes them)";
+          : ` (live run: source files link into ${quotePath(liveDir)};` +
+            ` "runstage restage ${run.name}" freezes them)`;
         process.stdout.write(`run ${run.name}: ${verdict}${liveNote}\n`);
+      }
+      for (const path of report.undecodable) {
+        warnNote(`file ${quotePath(path)} of the run dir cannot be verified: ${NOT_UTF8}`);
       }
       if (!ok) process.exitCode = 1;
     });

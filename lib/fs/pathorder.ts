@@ -20,8 +20,3 @@ export function comparePaths(a: string, b: string): number {
 function utf8Rank(unit: number): number {
   return unit >= 0xe000 ? unit - 0x800 : unit + 0x2000;
 }
-
-/** Paths the line formats cannot hold: they end a line. */
-export function isRepresentablePath(path: string): boolean {
-  return !/[\n\r]/.test(path);
-}

@@ -16,6 +16,8 @@
  *   lead out of the project is the caller's decision: every entry carries its
  *   real path. A dir whose real path is already on the way down is a loop and
  *   is not entered (`descend` says `loop`).
+ * - **Names that are not UTF-8** cannot be opened by the name read (names.ts):
+ *   such an entry is reported as kind `undecodable`, for the caller to note.
  * - **Unreadable dirs.** `ignore` passes over them, `warn` passes over them
  *   with a warning, `error` throws a RunstageError naming the dir.
  * - **Stopping.** Every dir read is a checkpoint (`checkAborted`, which throws
@@ -31,6 +33,7 @@ import { join, sep } from "node:path";
 import { setImmediate } from "node:timers";
 import { RunstageError } from "../errors.ts";
 import { checkAborted } from "../interrupt.ts";
+import { isUndecodableName } from "./names.ts";
 import { comparePaths } from "./pathorder.ts";
 import { quotePath } from "./quote.ts";
 import { realPathOrUndefined, statOrUndefined } from "./stat.ts";
@@ -44,8 +47,9 @@ export const YIELD_EVERY = 256;
 /**
  * `file`, `dir`: a plain one, or a followed link to one. `link`: a link not
  * followed. `broken`: a followed link to nothing. `other`: fifo, socket, device.
+ * `undecodable`: anything whose name is not UTF-8, which cannot be opened.
  */
-export type EntryKind = "file" | "dir" | "link" | "broken" | "other";
+export type EntryKind = "file" | "dir" | "link" | "broken" | "other" | "undecodable";
 
 export interface WalkEntry {
   name: string;
@@ -188,6 +192,9 @@ class TreeWalk {
     const rel = dir.rel ? `${dir.rel}/${name}` : name;
     const abs = join(dir.abs, name);
     const real = join(dir.real, name);
+    if (isUndecodableName(dir.abs, name)) {
+      return { name, rel, abs, kind: "undecodable", link: d.isSymbolicLink() };
+    }
     if (d.isDirectory()) return { name, rel, abs, kind: "dir", link: false, real };
     if (d.isFile()) {
       if (!this.options.statFiles) return { name, rel, abs, kind: "file", link: false, real };
@@ -218,7 +225,7 @@ function unreadable(walk: TreeWalk, abs: string, rel: string, code: string): voi
       `cannot list dir ${quotePath(abs)} (${code}): fix its permissions or leave it out`,
     );
   }
-  if (policy === "warn") warn?.(`skipped unreadable dir ${rel || "."}`);
+  if (policy === "warn") warn?.(`skipped unreadable dir ${quotePath(rel || ".")}`);
 }
 
 function sortKey(entry: WalkEntry): string {

@@ -7,12 +7,19 @@
  * log/files: each step that changes the run dir (a copy, a phase, dependencies,
  * a live run's edits, hashing for the manifest) records it through a method
  * named for that step, so the log and what is known never drift apart.
+ *
+ * A path that holds a line break or another control character is written as a
+ * JSON string (linepath.ts). A file whose name is not UTF-8 cannot be opened by
+ * the name read (lib/fs/names.ts): it is left out of the log and the manifest,
+ * and `undecodable` names it for the caller's note.
  */
 import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { lstat, readdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { comparePaths, isRepresentablePath } from "../fs/pathorder.ts";
+import { isUndecodableName } from "../fs/names.ts";
+import { comparePaths } from "../fs/pathorder.ts";
 import type { Run } from "./identity.ts";
+import { decodeLinePath, encodeLinePath } from "./linepath.ts";
 
 /**
  * File types of log/files and the manifest, in manifest order: `s` source code,
@@ -42,20 +49,35 @@ export interface FileChange {
   mtime?: number;
 }
 
-/** Every file under the run dir by '/'-path, in byte order. Symlinked dirs are not entered. */
-export async function scanRunDir(runDir: string): Promise<Map<string, FileState>> {
+/**
+ * Every file under the run dir by '/'-path, in byte order. Symlinked dirs are
+ * not entered. Entries whose names are not UTF-8 are not in it: their paths (as
+ * read, U+FFFD for each bad byte) are added to `undecodable`, in byte order.
+ */
+export async function scanRunDir(
+  runDir: string,
+  undecodable: string[] = [],
+): Promise<Map<string, FileState>> {
   const found: [string, FileState][] = [];
-  await scanDir(runDir, "", found);
+  const skipped: string[] = [];
+  await scanDir(runDir, "", found, skipped);
   found.sort((a, b) => comparePaths(a[0], b[0]));
+  undecodable.push(...skipped.sort(comparePaths));
   return new Map(found);
 }
 
-async function scanDir(abs: string, rel: string, found: [string, FileState][]): Promise<void> {
+async function scanDir(
+  abs: string,
+  rel: string,
+  found: [string, FileState][],
+  undecodable: string[],
+): Promise<void> {
   const entries = await readdir(abs, { withFileTypes: true });
   await Promise.all(entries.map(async (entry) => {
     const path = rel ? `${rel}/${entry.name}` : entry.name;
     const full = join(abs, entry.name);
-    if (entry.isDirectory()) return scanDir(full, path, found);
+    if (isUndecodableName(abs, entry.name)) return void undecodable.push(path);
+    if (entry.isDirectory()) return scanDir(full, path, found, undecodable);
     const st = entry.isSymbolicLink()
       ? await stat(full).catch(() => lstat(full))
       : await lstat(full);
@@ -77,6 +99,8 @@ export interface WrittenFile extends FileState {
 export class RunFiles implements Iterable<[string, Readonly<FileEntry>]> {
   readonly #run: Run;
   readonly #entries: Map<string, FileEntry>;
+  /** Paths of the last scan whose names are not UTF-8: in no log, no manifest. */
+  #undecodable: string[] = [];
 
   /** Files as already logged (none for a new run); see `replay` and `readBack` for a run on disk. */
   constructor(run: Run, entries: Iterable<[string, FileEntry]> = []) {
@@ -94,9 +118,10 @@ export class RunFiles implements Iterable<[string, Readonly<FileEntry>]> {
       return files;
     }
     for (const line of text.split("\n")) {
-      const match = /^([amd]) ([srdg]) (\S+) (.+)$/.exec(line);
+      const match = /^([amd]) ([srdg]) (\S+) (.+)$/s.exec(line);
       if (!match) continue;
-      const [, event, type, mtime, path] = match;
+      const [, event, type, mtime] = match;
+      const path = decodeLinePath(match[4]);
       if (event === "d") files.#entries.delete(path);
       else {
         const known = files.#entries.get(path);
@@ -119,7 +144,7 @@ export class RunFiles implements Iterable<[string, Readonly<FileEntry>]> {
    */
   static async readBack(run: Run, digests: ReadonlyMap<string, string>): Promise<RunFiles> {
     const files = RunFiles.replay(run);
-    const present = await scanRunDir(run.runDir);
+    const present = await scanRunDir(run.runDir, files.#undecodable);
     for (const [path, entry] of files.#entries) {
       const now = present.get(path);
       if (!now) continue;
@@ -132,6 +157,11 @@ export class RunFiles implements Iterable<[string, Readonly<FileEntry>]> {
       });
     }
     return files;
+  }
+
+  /** Files of the run dir, as of the last scan, that no log or manifest can name: not UTF-8. */
+  get undecodable(): readonly string[] {
+    return this.#undecodable;
   }
 
   get size(): number {
@@ -162,7 +192,9 @@ export class RunFiles implements Iterable<[string, Readonly<FileEntry>]> {
    * digest; vanished ones are logged once and forgotten.
    */
   async logChanges(type: FileType): Promise<FileChange[]> {
-    const now = await scanRunDir(this.#run.runDir);
+    const undecodable: string[] = [];
+    const now = await scanRunDir(this.#run.runDir, undecodable);
+    this.#undecodable = undecodable;
     const changes = diffFiles(this.#entries, now, type);
     for (const change of changes) {
       if (change.event === "d") this.#entries.delete(change.path);
@@ -221,14 +253,12 @@ export class RunFiles implements Iterable<[string, Readonly<FileEntry>]> {
     if (entry) entry.digest = digest;
   }
 
-  /** Appends `changes` to log/files; paths with line breaks cannot be written and are left out. */
+  /** Appends `changes` to log/files, each path on its line (linepath.ts). */
   #append(changes: readonly FileChange[]): void {
     const path = join(this.#run.metaDir, "log", "files");
     mkdirSync(dirname(path), { recursive: true });
-    // A path with a line break would be written half-way, as a different file.
     const lines = changes
-      .filter((c) => isRepresentablePath(c.path))
-      .map((c) => `${c.event} ${c.type} ${c.mtime ?? "-"} ${c.path}\n`)
+      .map((c) => `${c.event} ${c.type} ${c.mtime ?? "-"} ${encodeLinePath(c.path)}\n`)
       .join("");
     appendFileSync(path, lines);
   }

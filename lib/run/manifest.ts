@@ -1,7 +1,9 @@
 /**
  * The manifest: `<type> <sha256> <path>` for every file of the run dir, grouped by
  * type (s, r, d, g) and sorted by path within a group. It is what `verify` checks
- * a run against, on this machine or another.
+ * a run against, on this machine or another. A path with a line break or another
+ * control character is written as a JSON string (linepath.ts); a file whose
+ * name is not UTF-8 cannot be hashed and is left out, for the caller to note.
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -9,10 +11,11 @@ import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { FILE_TYPES, type FileType, type RunFiles, scanRunDir } from "./fileslog.ts";
 import { writeMeta } from "./meta.ts";
-import { comparePaths, isRepresentablePath } from "../fs/pathorder.ts";
+import { comparePaths } from "../fs/pathorder.ts";
 import { forEachConcurrent } from "../fs/pool.ts";
 import type { Run } from "./identity.ts";
 import { checkAborted } from "../interrupt.ts";
+import { decodeLinePath, encodeLinePath } from "./linepath.ts";
 
 export interface ManifestEntry {
   type: FileType;
@@ -59,37 +62,33 @@ async function heedSignals(signal: AbortSignal): Promise<void> {
 
 /**
  * Fills in the digest of every file of `files` that lacks one. Returns the
- * paths it skipped because a line cannot hold them.
+ * paths of the run dir it could not hash because their names are not UTF-8.
  */
 export async function hashRunFiles(run: Run, files: RunFiles): Promise<string[]> {
-  const skipped: string[] = [];
   const todo: string[] = [];
-  for (const [path, entry] of files) {
-    if (!isRepresentablePath(path)) skipped.push(path);
-    else if (!entry.digest) todo.push(path);
-  }
+  for (const [path, entry] of files) if (!entry.digest) todo.push(path);
   await forEachConcurrent(todo, HASH_CONCURRENCY, async (path) => {
     files.setDigest(path, await hashFile(join(run.runDir, path)));
   });
-  return skipped;
+  return [...files.undecodable];
 }
 
 /** Manifest text for `files`, whose digests must be known. */
 export function formatManifest(files: RunFiles): string {
   const entries: ManifestEntry[] = [];
   for (const [path, entry] of files) {
-    if (entry.digest && isRepresentablePath(path)) {
+    if (entry.digest) {
       entries.push({ type: entry.type, digest: entry.digest, path });
     }
   }
   const rank = (t: FileType) => FILE_TYPES.indexOf(t);
   entries.sort((a, b) => rank(a.type) - rank(b.type) || comparePaths(a.path, b.path));
-  return entries.map((e) => `${e.type} ${e.digest} ${e.path}\n`).join("");
+  return entries.map((e) => `${e.type} ${e.digest} ${encodeLinePath(e.path)}\n`).join("");
 }
 
 /**
  * Hashes what is not hashed yet and writes the manifest. Returns the paths left
- * out because no line can hold them, for the caller to warn about.
+ * out because their names are not UTF-8, for the caller to warn about.
  */
 export async function writeManifest(run: Run, files: RunFiles): Promise<string[]> {
   const skipped = await hashRunFiles(run, files);
@@ -110,8 +109,9 @@ export function readManifest(run: Run): ManifestEntry[] | undefined {
 export function parseManifest(text: string): ManifestEntry[] {
   const entries: ManifestEntry[] = [];
   for (const line of text.split("\n")) {
-    const match = /^([srdg]) ([0-9a-f]{64}) (.+)$/.exec(line);
-    if (match) entries.push({ type: match[1] as FileType, digest: match[2], path: match[3] });
+    const match = /^([srdg]) ([0-9a-f]{64}) (.+)$/s.exec(line);
+    if (!match) continue;
+    entries.push({ type: match[1] as FileType, digest: match[2], path: decodeLinePath(match[3]) });
   }
   return entries;
 }
@@ -121,6 +121,8 @@ export interface VerifyReport {
   modified: string[];
   missing: string[];
   unexpected: string[];
+  /** Files of the run dir whose names are not UTF-8: they cannot be checked (U+FFFD per bad byte). */
+  undecodable: string[];
 }
 
 export function verifyPassed(report: VerifyReport): boolean {
@@ -134,19 +136,26 @@ export async function verifyRunFiles(
   signal?: AbortSignal,
 ): Promise<VerifyReport> {
   // A run dir deleted as a whole is every file missing, not a crash.
-  const present = await scanRunDir(run.runDir).catch((err) => {
+  const undecodable: string[] = [];
+  const present = await scanRunDir(run.runDir, undecodable).catch((err) => {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return new Map<string, never>();
     throw err;
   });
   const expected = new Map(manifest.map((e) => [e.path, e.digest]));
-  const report: VerifyReport = { checked: 0, modified: [], missing: [], unexpected: [] };
+  const report: VerifyReport = {
+    checked: 0,
+    modified: [],
+    missing: [],
+    unexpected: [],
+    undecodable,
+  };
   const toHash: string[] = [];
   for (const path of expected.keys()) {
     if (present.has(path)) toHash.push(path);
     else report.missing.push(path);
   }
   for (const path of present.keys()) {
-    if (!expected.has(path) && isRepresentablePath(path)) report.unexpected.push(path);
+    if (!expected.has(path)) report.unexpected.push(path);
   }
   await forEachConcurrent(toHash, HASH_CONCURRENCY, async (path) => {
     checkAborted(signal);

@@ -16,6 +16,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
+import { escapeControl } from "../fs/quote.ts";
 import { localIsoTime } from "./clock.ts";
 import type { Run } from "./identity.ts";
 
@@ -172,7 +173,8 @@ function sortKeys(value: unknown): unknown {
 /** Appends one event to log/runner. Multi-line messages become one line each. */
 export function logRunner(run: Run, message: string): void {
   const stamp = localIsoTime();
-  const lines = message.split("\n").map((line) => `${stamp} ${line}\n`).join("");
+  // Each line escaped: a name with a control character cannot fake an event.
+  const lines = message.split("\n").map((line) => `${stamp} ${escapeControl(line)}\n`).join("");
   const path = join(run.metaDir, "log", "runner");
   mkdirSync(dirname(path), { recursive: true });
   appendFileSync(path, lines);

@@ -31,6 +31,8 @@
  *   inside the project dir are tested: a project dir that git ignores as a whole
  *   is treated as outside the work tree, or nothing would ever be selected. The
  *   global `core.excludesFile` is not read.
+ * - A file or dir whose name is not UTF-8 cannot be opened (lib/fs/names.ts):
+ *   where a rule would have wanted it, it is skipped with a warning naming it.
  * - Only regular files and dirs, or links to them, are considered (no fifos,
  *   sockets or devices). A symlinked file is selected as a file: `src` is the link,
  *   size and mode are the target's. A broken link that an include rule would
@@ -71,6 +73,7 @@
  */
 import { realpath } from "node:fs/promises";
 import { resolve } from "node:path";
+import { NOT_UTF8 } from "../fs/names.ts";
 import { quotePath } from "../fs/quote.ts";
 import { realPathOrResolved } from "../fs/stat.ts";
 import { type Descend, isWithin, type WalkedDir, type WalkEntry, walkTree } from "../fs/walk.ts";
@@ -243,7 +246,9 @@ class SourceWalk {
       );
       return;
     }
-    if (await descend(entry.entry) === "loop") this.warnings.push(`skipped symlink loop ${rel}`);
+    if (await descend(entry.entry) === "loop") {
+      this.warnings.push(`skipped symlink loop ${quotePath(rel)}`);
+    }
   }
 
   async #classify(entry: WalkEntry): Promise<Entry> {
@@ -260,11 +265,19 @@ class SourceWalk {
         return { kind: "file", entry, file, outcomes };
       } catch {
         // Only content probes read here: a file we cannot read we cannot copy either.
-        return { kind: "skipped", warning: `skipped unreadable file ${rel}` };
+        return { kind: "skipped", warning: `skipped unreadable file ${quotePath(rel)}` };
       }
     }
     if (entry.kind === "broken" && this.#wouldInclude(entry.rel)) {
-      return { kind: "skipped", warning: `skipped broken link ${entry.rel}` };
+      return { kind: "skipped", warning: `skipped broken link ${quotePath(entry.rel)}` };
+    }
+    if (
+      entry.kind === "undecodable" && (this.#wouldInclude(entry.rel) || this.#reachable(entry.rel))
+    ) {
+      return {
+        kind: "skipped",
+        warning: `not copied: ${quotePath(entry.rel)}: ${NOT_UTF8}; rename it to copy it`,
+      };
     }
     return { kind: "skipped" };
   }

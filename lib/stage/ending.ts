@@ -1,11 +1,13 @@
 /**
  * How a run ends, whatever ends it: the manifest written (with a warning for a
- * file no line can name), `stopped` and `proc/exit` in that order, and a run
+ * file whose name is not UTF-8), `stopped` and `proc/exit` in that order, and a run
  * that throws while staging or running marked failed or terminated, so no
  * failure leaves a run that looks pending forever.
  */
 import { constants } from "node:os";
 import { RunstageError } from "../errors.ts";
+import { NOT_UTF8 } from "../fs/names.ts";
+import { quotePath } from "../fs/quote.ts";
 import { RunInterrupted } from "../interrupt.ts";
 import type { RunFiles } from "../run/fileslog.ts";
 import type { Run } from "../run/identity.ts";
@@ -13,16 +15,14 @@ import { writeManifest } from "../run/manifest.ts";
 import { logRunner, runMeta } from "../run/meta.ts";
 import { timestampMicros } from "../run/clock.ts";
 
-/** Writes the manifest; a file whose name no line can hold is left out, with a warning. */
+/** Writes the manifest; a file whose name is not UTF-8 is left out, with a warning. */
 export async function writeManifestWarning(
   run: Run,
   files: RunFiles,
   warn?: (m: string) => void,
 ): Promise<void> {
   for (const path of await writeManifest(run, files)) {
-    const note = `file ${
-      JSON.stringify(path)
-    } left out of the manifest: its name holds a line break`;
+    const note = `file ${quotePath(path)} left out of the manifest: ${NOT_UTF8}`;
     logRunner(run, `Warning: ${note}`);
     warn?.(note);
   }

@@ -7,6 +7,7 @@
 import process from "node:process";
 import { applyConfig } from "../config/config.ts";
 import type { CopyProgress } from "../copy/copy.ts";
+import { quotePath } from "../fs/quote.ts";
 import { phaseByName } from "../gagefile/opdef.ts";
 import type { Interrupt } from "../interrupt.ts";
 import type { RunFiles } from "../run/fileslog.ts";
@@ -90,7 +91,7 @@ function reportSelection(run: Run, selection: SourceSelection, warn?: (m: string
   const notes = [
     ...selection.leftOut.map((l) =>
       `${l.count} source file${l.count === 1 ? "" : "s"} left out: ${l.reason}` +
-      ` (e.g. ${l.examples.join(", ")}); add a sourcecode rule to include them`
+      ` (e.g. ${l.examples.map(quotePath).join(", ")}); add a sourcecode rule to include them`
     ),
     ...selection.warnings,
   ];

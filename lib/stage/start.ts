@@ -3,6 +3,7 @@
  * shown through the caller's echo as it is captured), then `finalize-run`, the
  * summary, the manifest rewritten with what the run made, and the run's end.
  */
+import { quotePath } from "../fs/quote.ts";
 import type { Interrupt } from "../interrupt.ts";
 import type { OpDef } from "../gagefile/opdef.ts";
 import { phaseByName } from "../gagefile/opdef.ts";
@@ -48,7 +49,7 @@ export async function startRun(req: StartRequest): Promise<number> {
       const changes = await files.logChanges(phase.type);
       for (const c of changes) {
         if (c.event === "m" && c.type !== "g") {
-          logRunner(run, `File "${c.path}" was modified during the run`);
+          logRunner(run, `File ${quotePath(c.path)} was modified during the run`);
         }
       }
     }

@@ -155,7 +155,7 @@ Deno.test("walkTree: an unreadable dir is ignored, warned about, or an error", a
     });
     await writeTree(root, { "gone/a": "" });
     assert.deepEqual(await walkVanishing(root, "warn"), {
-      warnings: ["skipped unreadable dir gone"],
+      warnings: ['skipped unreadable dir "gone"'],
       descents: ["unreadable", "entered"],
     });
     await writeTree(root, { "gone/a": "" });

@@ -17,7 +17,7 @@ import {
   writeManifest,
 } from "../../../lib/run/manifest.ts";
 import type { FileType } from "../../../lib/run/fileslog.ts";
-import { comparePaths, isRepresentablePath } from "../../../lib/fs/pathorder.ts";
+import { comparePaths } from "../../../lib/fs/pathorder.ts";
 import { makeRun, type Run } from "../../../lib/run/identity.ts";
 import { sha256File, withTempDir } from "../../support/fixtures.ts";
 
@@ -163,18 +163,29 @@ Deno.test("formatManifest: groups s, r, d, g, each in byte order of path", () =>
   assert.deepEqual(parseManifest(text), parsed);
 });
 
-Deno.test("formatManifest leaves out files with no digest or a line break in the name", () => {
+Deno.test("formatManifest leaves out files with no digest, and quotes names with line breaks", () => {
   const files = new RunFiles(NO_RUN, [
     ["ok.txt", { type: "s", mtime: 1, size: 1, digest: digestOf("a") }],
     ["unhashed.txt", { type: "s", mtime: 1, size: 1 }],
     ["bad\nname", { type: "s", mtime: 1, size: 1, digest: digestOf("b") }],
     ["bad\rname", { type: "g", mtime: 1, size: 1, digest: digestOf("c") }],
+    ['"q', { type: "g", mtime: 1, size: 1, digest: digestOf("d") }],
+    ["ls\u2028\u0085", { type: "g", mtime: 1, size: 1, digest: digestOf("e") }],
   ]);
-  assert.equal(formatManifest(files), `s ${digestOf("a")} ok.txt\n`);
+  const text = formatManifest(files);
+  assert.equal(
+    text,
+    `s ${digestOf("b")} "bad\\nname"\n` +
+      `s ${digestOf("a")} ok.txt\n` +
+      `g ${digestOf("d")} "\\"q"\n` +
+      `g ${digestOf("c")} "bad\\rname"\n` +
+      `g ${digestOf("e")} "ls\\u2028\\u0085"\n`,
+  );
+  assert.deepEqual(
+    parseManifest(text).map((e) => e.path),
+    ["bad\nname", "ok.txt", '"q', "bad\rname", "ls\u2028\u0085"],
+  );
   assert.equal(formatManifest(new RunFiles(NO_RUN)), "");
-  assert.equal(isRepresentablePath("a b\tc"), true);
-  assert.equal(isRepresentablePath("a\nb"), false);
-  assert.equal(isRepresentablePath("a\rb"), false);
 });
 
 Deno.test("hashFile matches WebCrypto SHA-256, across the 4 MiB read chunks", async () => {
@@ -330,7 +341,7 @@ Deno.test("writeManifest: digests of the run dir's files, types kept; rewritten 
   });
 });
 
-Deno.test("a file whose name holds a line break is left out, returned, and not 'unexpected'", async () => {
+Deno.test("a file whose name holds a line break is recorded on one line, and verifies", async () => {
   await withRun(async (run) => {
     const files = new RunFiles(run);
     const T = 1_700_000_000_000;
@@ -339,17 +350,28 @@ Deno.test("a file whose name holds a line break is left out, returned, and not '
     await put(run, "cr\rname.txt", "cr", T);
     await files.logChanges("s");
     const skipped = await writeManifest(run, files);
-    assert.deepEqual(skipped.sort(), ["bad\nname.txt", "cr\rname.txt"]);
+    assert.deepEqual(skipped, []);
     assert.equal(
       await Deno.readTextFile(`${run.metaDir}/manifest`),
-      `s ${await sha256File(`${run.runDir}/ok.txt`)} ok.txt\n`,
+      `s ${await sha256File(`${run.runDir}/bad\nname.txt`)} "bad\\nname.txt"\n` +
+        `s ${await sha256File(`${run.runDir}/cr\rname.txt`)} "cr\\rname.txt"\n` +
+        `s ${await sha256File(`${run.runDir}/ok.txt`)} ok.txt\n`,
     );
-    // Nor is it written half-way into log/files, where it would read as a file "bad".
+    // In log/files too, one line each, read back by its exact name.
     for (const line of await filesLog(run)) assert.match(line, /^[amd] [srdg] (\d+|-) \S/);
-    assert.deepEqual([...RunFiles.replay(run)].map(([path]) => path), ["ok.txt"]);
+    assert.deepEqual(
+      [...RunFiles.replay(run)].map(([path]) => path),
+      ["bad\nname.txt", "cr\rname.txt", "ok.txt"],
+    );
 
     const report = await verifyRunFiles(run, readManifest(run)!);
-    assert.deepEqual(report, { checked: 1, modified: [], missing: [], unexpected: [] });
+    assert.deepEqual(report, {
+      checked: 3,
+      modified: [],
+      missing: [],
+      unexpected: [],
+      undecodable: [],
+    });
     assert.equal(verifyPassed(report), true);
   });
 });
@@ -367,7 +389,13 @@ Deno.test("verifyRunFiles reports modified, missing and unexpected files, sorted
     assert.equal(manifest.length, 5);
 
     const clean = await verifyRunFiles(run, manifest);
-    assert.deepEqual(clean, { checked: 5, modified: [], missing: [], unexpected: [] });
+    assert.deepEqual(clean, {
+      checked: 5,
+      modified: [],
+      missing: [],
+      unexpected: [],
+      undecodable: [],
+    });
     assert.equal(verifyPassed(clean), true);
 
     // Same size and same mtime: only the content tells.
@@ -386,6 +414,7 @@ Deno.test("verifyRunFiles reports modified, missing and unexpected files, sorted
       modified: ["a edit.txt", "b edit.txt"],
       missing: ["gone.txt", "sub/gone2"],
       unexpected: ["new file.txt", "sub/new", "\uE000", "\u{1F600}"],
+      undecodable: [],
     });
     assert.equal(verifyPassed(report), false);
     assert.equal(verifyPassed({ ...report, modified: [], missing: [] }), false);

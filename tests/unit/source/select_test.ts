@@ -366,8 +366,8 @@ Deno.test("a broken link is skipped with a warning", async () => {
     const selection = await selectSourcecode(dir, undefined);
     assert.deepEqual(paths(selection), ["train.py"]);
     assert.deepEqual(selection.warnings, [
-      "skipped broken link dangling.txt",
-      "skipped broken link self.txt",
+      'skipped broken link "dangling.txt"',
+      'skipped broken link "self.txt"',
     ]);
     // A link no include rule wants is no news.
     assert.deepEqual((await selectSourcecode(dir, ["*.py"])).warnings, []);
@@ -382,8 +382,8 @@ Deno.test("symlinked dirs are followed and loops are caught", async () => {
     const selection = await selectSourcecode(dir, undefined);
     assert.deepEqual(paths(selection), ["shared/b.txt", "sub/a.txt", "sub/shared/b.txt"]);
     assert.deepEqual(selection.warnings, [
-      "skipped symlink loop sub/loop",
-      "skipped symlink loop sub/self",
+      'skipped symlink loop "sub/loop"',
+      'skipped symlink loop "sub/self"',
     ]);
   });
 });
