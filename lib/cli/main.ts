@@ -9,6 +9,7 @@ import { RunstageError } from "../errors.ts";
 import { escapeControl } from "../fs/quote.ts";
 import { RunInterrupted } from "../interrupt.ts";
 import { catCommand } from "./cat.ts";
+import { checkCommand } from "./check.ts";
 import { deleteCommand, purgeCommand, restoreCommand } from "./delete.ts";
 import { diffCommand } from "./diff.ts";
 import { exportCommand } from "./export.ts";
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
       runCommand(),
       stageCommand(),
       opsCommand(),
+      checkCommand(),
       runsCommand(),
       showCommand(),
       verifyCommand(),

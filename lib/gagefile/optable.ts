@@ -17,6 +17,7 @@ import {
   typeName,
 } from "./attributes.ts";
 import { RunstageError } from "../errors.ts";
+import { didYouMean, type KeyPath, Problems } from "./problems.ts";
 import {
   type ConfigGroup,
   type ExecCommand,
@@ -28,37 +29,88 @@ import {
 } from "./opdef.ts";
 import { parsePathMap, type PathMap } from "./pathmap.ts";
 
+/** The attributes of an op runstage reads; any other is noted as unknown (with a did-you-mean). */
+export const OP_ATTRIBUTES = [
+  "description",
+  "default",
+  "exec",
+  "sourcecode",
+  "env",
+  "config",
+  "free-flags",
+  "source",
+  "path-map",
+  "depends",
+  "output-summary",
+] as const;
+
 /**
- * Validates one op's table into an OpDef; `path` names the file in errors. Also
- * rebuilds the OpDef of a run from its meta `opdef.json`.
+ * Validates one op's table into an OpDef; `path` names the file in errors,
+ * which are thrown, the first one only. Also rebuilds the OpDef of a run from
+ * its meta `opdef.json`.
  */
 export function readOpDef(path: string, name: string, value: unknown): OpDef {
+  const problems = new Problems();
+  const op = readOpTable(name, value, problems);
+  const first = problems.errors[0];
+  if (first !== undefined || op === undefined) {
+    throw new RunstageError(`${path}: ${first?.message ?? `op "${name}" cannot be read`}`);
+  }
+  return op;
+}
+
+/**
+ * One op's table into an OpDef, every problem of it collected in `problems`
+ * (an attribute with an error reads as absent); undefined when the op as a
+ * whole cannot be read (a bad name, not a table).
+ */
+export function readOpTable(name: string, value: unknown, problems: Problems): OpDef | undefined {
   // The op name is written into the space-separated meta `opref` line.
   if (name === "" || /\s/.test(name)) {
-    throw new RunstageError(
-      `${path}: op name "${name}" must be non-empty and hold no whitespace; rename the op`,
+    problems.error(
+      [name],
+      `op name "${name}" must be non-empty and hold no whitespace; rename the op`,
     );
+    return undefined;
   }
   if (!isTable(value)) {
-    throw new RunstageError(
-      `${path}: op "${name}" must be a table of attributes (got ${describeValue(value)})`,
+    problems.error(
+      [name],
+      `op "${name}" must be a table of attributes (got ${describeValue(value)})`,
     );
+    return undefined;
   }
-  const where = `${path}: op "${name}"`;
+  const where = `op "${name}"`;
+  noteUnknownAttributes(name, value, problems);
+  const read = <T>(attr: string, reader: () => T) => problems.attempt([name, attr], reader);
   return {
     name,
-    description: readOptionalString(where, "description", value.description),
-    default: readFlag(where, "default", value.default),
-    exec: readExec(where, value.exec),
-    sourcecode: readSourcecode(where, value.sourcecode),
-    env: readEnv(where, value.env),
+    description: read(
+      "description",
+      () => readOptionalString(where, "description", value.description),
+    ),
+    default: read("default", () => readFlag(where, "default", value.default)) ?? false,
+    exec: readExec(where, [name, "exec"], value.exec, problems),
+    sourcecode: read("sourcecode", () => readSourcecode(where, value.sourcecode)),
+    env: readEnv(where, [name, "env"], value.env, problems),
     // Set only when written, so an op without flags reads as it did before flags.
-    ...optional("config", readConfig(where, value.config)),
-    ...optional("freeFlags", readFreeFlags(where, value["free-flags"])),
-    ...optional("source", readSource(where, value.source)),
-    ...optional("pathMap", readPathMap(where, value["path-map"])),
+    ...optional("config", read("config", () => readConfig(where, value.config))),
+    ...optional("freeFlags", read("free-flags", () => readFreeFlags(where, value["free-flags"]))),
+    ...optional("source", read("source", () => readSource(where, value.source))),
+    ...optional("pathMap", read("path-map", () => readPathMap(where, value["path-map"]))),
     raw: value,
   };
+}
+
+function noteUnknownAttributes(name: string, table: Table, problems: Problems): void {
+  const known: readonly string[] = OP_ATTRIBUTES;
+  for (const key of Object.keys(table)) {
+    if (known.includes(key)) continue;
+    problems.unknown(
+      [name, key],
+      `op "${name}": unknown attribute "${key}"${didYouMean(key, OP_ATTRIBUTES)}`,
+    );
+  }
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
@@ -76,37 +128,50 @@ function validPhaseKeys(): string {
   return PHASES.map((p) => p.alias ? `${p.name} (or ${p.alias})` : p.name).join(", ");
 }
 
-function readExec(where: string, value: unknown): OpDef["exec"] {
+function readExec(
+  where: string,
+  at: KeyPath,
+  value: unknown,
+  problems: Problems,
+): OpDef["exec"] {
   if (value === undefined) return {};
   if (typeof value === "string" || Array.isArray(value)) {
-    return { run: readCommand(where, "exec", value) };
+    const run = problems.attempt(at, () => readCommand(where, "exec", value));
+    return run === undefined ? {} : { run };
   }
   if (!isTable(value)) {
-    throw attributeError(
-      where,
-      "exec",
-      "a string, a list of strings or a table of phases",
-      value,
+    problems.error(
+      at,
+      attributeError(where, "exec", "a string, a list of strings or a table of phases", value)
+        .message,
     );
+    return {};
   }
   const exec: OpDef["exec"] = {};
   const keyUsed: Partial<Record<PhaseName, string>> = {};
   for (const [key, command] of Object.entries(value)) {
     const phase = PHASE_KEYS.get(key);
     if (phase === undefined) {
-      throw new RunstageError(
-        `${where}: unknown phase "${key}" in attribute "exec"; valid phases are: ${validPhaseKeys()}`,
+      problems.error(
+        [...at, key],
+        `${where}: unknown phase "${key}" in attribute "exec"${
+          didYouMean(key, [...PHASE_KEYS.keys()])
+        }; valid phases are: ${validPhaseKeys()}`,
       );
+      continue;
     }
     // A phase and its alias in one table would otherwise silently drop a command.
     if (keyUsed[phase] !== undefined) {
-      throw new RunstageError(
+      problems.error(
+        [...at, key],
         `${where}: attribute "exec" names phase ${phase} twice ("${keyUsed[phase]}" and ` +
           `"${key}"); keep one`,
       );
+      continue;
     }
     keyUsed[phase] = key;
-    exec[phase] = readCommand(where, `exec.${key}`, command);
+    const read = problems.attempt([...at, key], () => readCommand(where, `exec.${key}`, command));
+    if (read !== undefined) exec[phase] = read;
   }
   return exec;
 }
@@ -135,16 +200,28 @@ function readSourcecode(where: string, value: unknown): SourcecodeSpec {
   throw attributeError(where, "sourcecode", "a string, a list of strings or true/false", value);
 }
 
-function readEnv(where: string, value: unknown): Record<string, string> {
+function readEnv(
+  where: string,
+  at: KeyPath,
+  value: unknown,
+  problems: Problems,
+): Record<string, string> {
   if (value === undefined) return {};
-  if (!isTable(value)) throw attributeError(where, "env", "a table of variables", value);
+  if (!isTable(value)) {
+    problems.error(at, attributeError(where, "env", "a table of variables", value).message);
+    return {};
+  }
   const env: Record<string, string> = {};
   for (const [name, setting] of Object.entries(value)) {
     // Environment values are strings; TOML authors write `EPOCHS = 10` and mean "10".
     if (["string", "number", "boolean"].includes(typeof setting)) {
       env[name] = String(setting);
     } else {
-      throw attributeError(where, `env.${name}`, "a string, number or boolean", setting);
+      const expected = "a string, number or boolean";
+      problems.error(
+        [...at, name],
+        attributeError(where, `env.${name}`, expected, setting).message,
+      );
     }
   }
   return env;

@@ -2,11 +2,13 @@
  * The project a command works on: its directory, its Gage file, where its runs
  * live, and which op a command names. See run-format "Where things are".
  */
-import { statSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { realpathSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import { RunstageError } from "../errors.ts";
+import { quotePath } from "../fs/quote.ts";
 import { findGageFile, type GageFile, readGageFile } from "./parse.ts";
 import type { OpDef } from "./opdef.ts";
+import { didYouMean } from "./problems.ts";
 
 export interface Project {
   /** Absolute. */
@@ -19,11 +21,18 @@ export interface Project {
  * holding a Gage file (so commands work from any subdirectory), else at `cwd`.
  */
 export async function openProject(options: { cwd: string; dir?: string }): Promise<Project> {
+  const { dir, path } = findProject(options);
+  return { dir, gagefile: path === undefined ? undefined : await readGageFile(path) };
+}
+
+/** The project dir `openProject` would open and its Gage file's path, the file not yet read. */
+export function findProject(
+  options: { cwd: string; dir?: string },
+): { dir: string; path?: string } {
   const dir = options.dir !== undefined
     ? existingDir(resolve(options.cwd, options.dir), options.dir)
     : nearestProjectDir(resolve(options.cwd));
-  const path = findGageFile(dir);
-  return { dir, gagefile: path === undefined ? undefined : await readGageFile(path) };
+  return { dir, path: findGageFile(dir) };
 }
 
 function existingDir(path: string, given: string): string {
@@ -48,24 +57,74 @@ function nearestProjectDir(cwd: string): string {
  * The directory runs are written to, absolute: `--runs DIR`, else env `GAGE_RUNS`
  * (both relative to `cwd`, as typed by the user), else the Gage file's
  * `"$runs-dir"` (relative to the project, as written in it), else `.gage/runs`.
+ * Refused: the file-system root, and for a project with a Gage file, the
+ * project dir itself or a dir holding it (each run would copy the runs before it).
  */
 export function resolveRunsHome(
   project: Project,
   options: { runs?: string; env: Record<string, string | undefined>; cwd: string },
 ): string {
+  const { home, from } = chooseRunsHome(project, options);
+  checkRunsHome(project, home, from);
+  return home;
+}
+
+function chooseRunsHome(
+  project: Project,
+  options: { runs?: string; env: Record<string, string | undefined>; cwd: string },
+): { home: string; from: string } {
   if (options.runs !== undefined) {
     // Usually an unset shell variable (`--runs "$DIR"`): refuse rather than guess.
     if (options.runs === "") {
       throw new RunstageError(`--runs needs a directory; pass --runs DIR or leave it out`);
     }
-    return resolve(options.cwd, options.runs);
+    return { home: resolve(options.cwd, options.runs), from: "--runs" };
   }
   // An empty GAGE_RUNS counts as unset, as is usual for environment variables.
   const fromEnv = options.env.GAGE_RUNS;
-  if (fromEnv !== undefined && fromEnv !== "") return resolve(options.cwd, fromEnv);
+  if (fromEnv !== undefined && fromEnv !== "") {
+    return { home: resolve(options.cwd, fromEnv), from: "GAGE_RUNS" };
+  }
   const fromFile = project.gagefile?.runsDir;
-  if (fromFile !== undefined) return resolve(project.dir, fromFile);
-  return join(resolve(project.dir), ".gage", "runs");
+  if (fromFile !== undefined) {
+    return {
+      home: resolve(project.dir, fromFile),
+      from: `"$runs-dir" in ${quotePath(project.gagefile!.path)}`,
+    };
+  }
+  return { home: join(resolve(project.dir), ".gage", "runs"), from: "the default" };
+}
+
+function checkRunsHome(project: Project, home: string, from: string): void {
+  const fix = `name a dir of its own, such as ${quotePath(join(project.dir, ".gage", "runs"))}`;
+  const paths = [home, ...realPath(home)];
+  if (paths.some((path) => dirname(path) === path)) {
+    throw new RunstageError(
+      `runs home ${quotePath(home)} (from ${from}) is the file-system root: runs would be ` +
+        `written among the system's dirs; ${fix}`,
+    );
+  }
+  if (project.gagefile === undefined) return;
+  const projectDirs = [resolve(project.dir), ...realPath(project.dir)];
+  const same = paths.some((path) => projectDirs.includes(path));
+  const holds = paths.some((path) => projectDirs.some((dir) => dir.startsWith(path + sep)));
+  if (same || holds) {
+    const why = same
+      ? "is the project dir itself: each run would copy the runs before it as source code"
+      : `holds the project dir ${quotePath(project.dir)}: a runs home is runstage's own, ` +
+        `the project would sit among its runs`;
+    throw new RunstageError(`runs home ${quotePath(home)} (from ${from}) ${why}; ${fix}`);
+  }
+}
+
+/** The real path, when it differs and the path exists: a link may lead to the project too. */
+function realPath(path: string): string[] {
+  try {
+    const real = realpathSync(path);
+    return real === path ? [] : [real];
+  } catch {
+    return [];
+  }
 }
 
 /** The op `name` names, or the project's default op when no name is given. */
@@ -73,7 +132,7 @@ export function selectOp(project: Project, name: string | undefined): OpDef {
   const gagefile = project.gagefile;
   if (gagefile === undefined) {
     throw new RunstageError(
-      `no Gage file in ${project.dir}: create gage.toml with an op, or pass -C DIR`,
+      `no Gage file in ${quotePath(project.dir)}: create gage.toml with an op, or pass -C DIR`,
     );
   }
   const ops = gagefile.ops;
@@ -82,17 +141,35 @@ export function selectOp(project: Project, name: string | undefined): OpDef {
     if (op !== undefined) return op;
     throw new RunstageError(
       ops.length === 0
-        ? `unknown op "${name}": ${gagefile.path} has no ops; define "${name}" in it`
-        : `unknown op "${name}" in ${gagefile.path}; ops are: ${opNames(ops)}`,
+        ? `unknown op "${name}": ${quotePath(gagefile.path)} has no ops; define "${name}" in it`
+        : `unknown op "${name}" in ${quotePath(gagefile.path)}; ops are: ${opNames(ops)}`,
     );
   }
   const op = ops.find((o) => o.default) ?? (ops.length === 1 ? ops[0] : undefined);
   if (op !== undefined) return op;
   throw new RunstageError(
     ops.length === 0
-      ? `${gagefile.path} has no ops; define one in it, then run it`
-      : `no op named and ${gagefile.path} has no default op; name one of: ${opNames(ops)} ` +
+      ? `${quotePath(gagefile.path)} has no ops; define one in it, then run it`
+      : `no op named and ${quotePath(gagefile.path)} has no default op; name one of: ${
+        opNames(ops)
+      } ` +
         `(or set default = true on one)`,
+  );
+}
+
+/**
+ * Refuses to run an op without a command for its `run` phase: it would end as
+ * a completed run that ran nothing. Staging it is still fine (`stage`): its
+ * staging phases and source are a run of their own.
+ */
+export function requireRunPhase(op: OpDef, from: string): void {
+  if (op.exec.run !== undefined) return;
+  // `exe = "..."` is the likeliest reason: say so rather than only "no exec".
+  const typo = Object.keys(op.raw).find((key) => key !== "exec" && didYouMean(key, ["exec"]));
+  const misspelled = typo === undefined ? "" : ` ("${typo}" is not an attribute)`;
+  throw new RunstageError(
+    `op "${op.name}" has no command to run (no exec, or no exec.run) in ${from}${misspelled}: ` +
+      `give it exec = "COMMAND", or stage it without running: runstage stage ${op.name}`,
   );
 }
 

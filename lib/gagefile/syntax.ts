@@ -5,15 +5,27 @@
  * syntax and run again`, whatever the parser (or the runtime: V8 and
  * JavaScriptCore word JSON errors differently). Split from parse.ts, which
  * reads ops out of the document: this module knows formats, not ops.
+ *
+ * Also refused here, before anything reads the document: nesting deeper than
+ * MAX_NESTING (nesting.ts), and in JSON a key written twice in one object, as
+ * TOML and YAML refuse it.
  */
 import { extname } from "node:path";
 import { type ParseError, parseTree } from "jsonc-parser";
+import { MAX_NESTING, nestsTooDeep, tooDeepBrackets } from "./nesting.ts";
+import {
+  duplicateJsonKey,
+  type Format,
+  jsonTree,
+  type KeyPositions,
+  locateKey,
+  offsetPosition,
+  type Position,
+} from "./positions.ts";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { isTable, type Table, typeName } from "./attributes.ts";
 import { RunstageError } from "../errors.ts";
-
-type Format = "TOML" | "YAML" | "JSON";
 
 function formatOf(path: string): Format {
   const ext = extname(path).toLowerCase();
@@ -32,28 +44,56 @@ function stripBom(text: string): string {
 
 /** The top-level table of a Gage file; `path` picks the format and names the file in errors. */
 export function parseDocument(path: string, fileText: string): Table {
+  return readDocument(path, fileText).doc;
+}
+
+/** A Gage file's document, and where each of its keys is written. */
+export interface GageDocument {
+  doc: Table;
+  locate: KeyPositions;
+}
+
+/** The document of a Gage file with a way to find its keys; throws on a syntax error. */
+export function readDocument(path: string, fileText: string): GageDocument {
   const format = formatOf(path);
-  const text = stripBom(fileText);
+  // JSON's comments are blanked for every reader, keeping lines and columns.
+  const text = format === "JSON" ? blankJsonComments(stripBom(fileText)) : stripBom(fileText);
+  const deep = tooDeepBrackets(text, format);
+  if (deep !== undefined) throw nestingError(path, deep);
   const doc = format === "TOML"
     ? parseTomlText(path, text)
     : format === "YAML"
     ? parseYamlText(path, text)
     : parseJsonText(path, text);
+  if (nestsTooDeep(doc)) throw nestingError(path);
   // An empty or all-comment YAML file is null: read it like an empty TOML file, no ops.
-  if (doc === null && format === "YAML") return {};
+  if (doc === null && format === "YAML") return { doc: {}, locate: () => undefined };
   if (!isTable(doc)) {
     throw new RunstageError(
       `${path}: the top level must be a table of ops (got ${typeName(doc)}); ` +
         `write each op as a named table`,
     );
   }
-  return doc;
+  return { doc, locate: locateKey(format, text) };
+}
+
+function nestingError(path: string, at?: Position): RunstageError {
+  const where = at === undefined ? path : `${path}:${at.line}:${at.column}`;
+  return new RunstageError(
+    `${where}: nested deeper than ${MAX_NESTING} levels; a Gage file needs only a few: flatten it`,
+  );
+}
+
+/** A parser's own stack overflow, on nesting the checks before it did not see. */
+function isStackOverflow(err: unknown): boolean {
+  return err instanceof RangeError && /call stack/i.test(err.message);
 }
 
 function parseTomlText(path: string, text: string): unknown {
   try {
     return parseToml(text);
   } catch (err) {
+    if (isStackOverflow(err)) throw nestingError(path);
     if (err instanceof TomlError) {
       const reason = firstLine(err.message).replace(/^Invalid TOML document:\s*/, "");
       throw syntaxError(path, "TOML", reason, err.line, err.column);
@@ -67,6 +107,7 @@ function parseYamlText(path: string, text: string): unknown {
     // Merge keys (`<<: *base`) are how YAML Gage files share attributes between ops.
     return parseYaml(text, { merge: true });
   } catch (err) {
+    if (isStackOverflow(err)) throw nestingError(path);
     if (err instanceof YAMLParseError && err.linePos) {
       const reason = firstLine(err.message).replace(/ at line \d+, column \d+:?$/, "");
       throw syntaxError(path, "YAML", reason, err.linePos[0].line, err.linePos[0].col);
@@ -76,11 +117,12 @@ function parseYamlText(path: string, text: string): unknown {
   }
 }
 
-function parseJsonText(path: string, text: string): unknown {
-  const json = blankJsonComments(text);
+function parseJsonText(path: string, json: string): unknown {
+  let doc: unknown;
   try {
-    return JSON.parse(json);
+    doc = JSON.parse(json);
   } catch (err) {
+    if (isStackOverflow(err)) throw nestingError(path);
     const message = errorReason(err);
     // V8 says "at position N"; JavaScriptCore (a bun-built binary) gives no position.
     const offset = /at position (\d+)/.exec(message)?.[1] ?? firstJsonErrorOffset(json);
@@ -89,9 +131,19 @@ function parseJsonText(path: string, text: string): unknown {
       .replace(/ in JSON at position \d+.*$/s, "")
       .replace(/, (?:\.\.\.)?".*is not valid JSON$/s, "");
     if (offset === undefined) throw syntaxError(path, "JSON", firstLine(reason));
-    const { line, column } = lineColumn(json, Number(offset));
+    const { line, column } = offsetPosition(json, Number(offset));
     throw syntaxError(path, "JSON", firstLine(reason), line, column);
   }
+  // JSON.parse keeps the last of two equal keys; TOML and YAML refuse them, and so do we.
+  const twice = duplicateJsonKey(jsonTree(json), json);
+  if (twice !== undefined) {
+    throw new RunstageError(
+      `${path}:${twice.again.line}:${twice.again.column}: invalid JSON: key ` +
+        `${JSON.stringify(twice.key)} is written twice in one object (first at line ` +
+        `${twice.first.line}); keep one`,
+    );
+  }
+  return doc;
 }
 
 /** Where a strict JSON parser first fails, by jsonc-parser (comments already blanked). */
@@ -108,13 +160,6 @@ function firstJsonErrorOffset(json: string): number | undefined {
  */
 function blankJsonComments(text: string): string {
   return text.split("\n").map((line) => /^\s*\/\//.test(line) ? "" : line).join("\n");
-}
-
-function lineColumn(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset);
-  const line = before.split("\n").length;
-  const column = offset - before.lastIndexOf("\n");
-  return { line, column };
 }
 
 function syntaxError(
