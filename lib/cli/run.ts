@@ -3,7 +3,8 @@ import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import type { OpDef } from "../gagefile/opdef.ts";
 import { escapeControl, escapeLines, quotePath } from "../fs/quote.ts";
-import { selectOp } from "../gagefile/project.ts";
+import { requireRunPhase, selectOp } from "../gagefile/project.ts";
+import { noteUnknownAttributes } from "./check.ts";
 import { previewStage, stageRun } from "../stage/stage.ts";
 import {
   type CommandContext,
@@ -78,6 +79,10 @@ async function stageCommandAction(
   const ctx = await commandContext(globals);
   // A bare repo has no Gage file on disk: a git source reads the op from the commit.
   const op = ctx.project.gagefile ? selectOp(ctx.project, opName) : undefined;
+  if (op && !options.preview && !options.helpOp) {
+    if (andRun) requireRunPhase(op, quotePath(ctx.project.gagefile!.path));
+    noteUnknownAttributes(ctx.project.gagefile!, op);
+  }
   if (options.helpOp) {
     if (!op) return void selectOp(ctx.project, opName); // says there is no Gage file
     const plan = await planConfig(ctx.project.dir, op, { exclude: [ctx.runsHome] });
