@@ -1,9 +1,22 @@
-/** `runstage rerun RUN [flags]`: a new run of the same op with the same config. */
+/**
+ * `runstage rerun RUN [flags]`: a new run of the same op with the same config,
+ * in the project the run came from (unless -C names another). A run imported
+ * from another machine may have no project here: then `--reuse-source` reruns
+ * it from its own source files, with its run dir standing in for the project
+ * (config defaults read from those files), and nothing else is ever walked.
+ */
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { formatFlagValue } from "../config/config.ts";
 import { runMeta } from "../run/meta.ts";
-import { openProject } from "../gagefile/project.ts";
+import { RunstageError } from "../errors.ts";
+import {
+  openProject,
+  openRecordedProject,
+  type Project,
+  requireRunPhase,
+} from "../gagefile/project.ts";
+import type { Run } from "../run/identity.ts";
 import { resolveRun } from "../run/listing.ts";
 import { readStagedRun } from "../stage/staged.ts";
 import { stageRun } from "../stage/stage.ts";
@@ -28,8 +41,8 @@ export function rerunCommand() {
       const { runsHome } = await commandContext(globals);
       const original = resolveRun(runsHome, spec).run;
       const { op, projectDir } = await readStagedRun(original);
-      // The project the run came from, unless -C names another.
-      const project = await openProject({ cwd: process.cwd(), dir: globals.project ?? projectDir });
+      requireRunPhase(op, `the meta of run ${original.name}`);
+      const project = await projectOf(original, projectDir, globals.project, options.reuseSource);
       const config = runMeta.config.read(original) ?? {};
       // The same origin as the original: a run of git:v1.0 reruns v1.0, `auto` asks CI again.
       const recorded = runMeta.vcs.read(original)?.requested;
@@ -59,4 +72,22 @@ export function rerunCommand() {
         );
       });
     });
+}
+
+/** The project a rerun stages from: -C, else the run's own when it is here. */
+async function projectOf(
+  original: Run,
+  recorded: string,
+  given: string | undefined,
+  reuseSource: boolean | undefined,
+): Promise<Project> {
+  if (given !== undefined) return await openProject({ cwd: process.cwd(), dir: given });
+  const project = await openRecordedProject(recorded, runMeta.opref.read(original)?.namespace);
+  if (!("notHere" in project)) return project;
+  if (reuseSource) return { dir: original.runDir };
+  throw new RunstageError(
+    `the project of run ${original.name} is not on this machine (${project.notHere}): ` +
+      `rerun it from its own source files with --reuse-source, or name its project with ` +
+      `-C PROJECT`,
+  );
 }

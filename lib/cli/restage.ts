@@ -8,7 +8,8 @@ import process from "node:process";
 import { RunstageError } from "../errors.ts";
 import { freezeLiveRun } from "../stage/live.ts";
 import { liveProjectDir } from "../run/projectdir.ts";
-import { openProject } from "../gagefile/project.ts";
+import { openProject, openRecordedProject } from "../gagefile/project.ts";
+import { runMeta } from "../run/meta.ts";
 import { readStagedRun } from "../stage/staged.ts";
 import { restageSnapshot } from "../stage/restage.ts";
 import { globalOptions, namedRun, printJson } from "./context.ts";
@@ -58,13 +59,16 @@ export function restageCommand() {
         );
       }
       const { projectDir } = await readStagedRun(run);
-      const project = await openProject({ cwd: process.cwd(), dir: globals.project ?? projectDir })
-        .catch((err) => {
-          if (!(err instanceof RunstageError)) throw err;
-          throw new RunstageError(
-            `cannot refresh run ${run.name}: its project ${projectDir} is not here; pass -C DIR`,
-          );
-        });
+      // The run's own project only when it is here: never a dir its .project happens to name.
+      const project = globals.project !== undefined
+        ? await openProject({ cwd: process.cwd(), dir: globals.project })
+        : await openRecordedProject(projectDir, runMeta.opref.read(run)?.namespace);
+      if ("notHere" in project) {
+        throw new RunstageError(
+          `cannot refresh run ${run.name}: its project is not here (${project.notHere}); ` +
+            `pass -C DIR`,
+        );
+      }
       const progress = progressDisplay();
       const result = await withInterrupt((interrupt) =>
         restageSnapshot({

@@ -35,6 +35,29 @@ export function findProject(
   return { dir, path: findGageFile(dir) };
 }
 
+/**
+ * The project a run recorded (its `.project`), opened only when it is here: a
+ * directory holding a Gage file. Anything else (no such dir, or a dir such as
+ * `/` that a moved or imported run's relative `.project` now points at, or a
+ * project of another name than the run's opref `namespace`) is never opened,
+ * so never walked; the result then says why.
+ */
+export async function openRecordedProject(
+  dir: string,
+  namespace?: string,
+): Promise<Project | { notHere: string }> {
+  const stat = statSync(dir, { throwIfNoEntry: false });
+  if (stat === undefined) return { notHere: `${quotePath(dir)} does not exist` };
+  if (!stat.isDirectory()) return { notHere: `${quotePath(dir)} is not a directory` };
+  const path = findGageFile(dir);
+  if (path === undefined) return { notHere: `${quotePath(dir)} holds no Gage file` };
+  // A relative `.project` of a run moved into another project's runs home leads there.
+  if (namespace !== undefined && namespace !== opNamespace(dir)) {
+    return { notHere: `${quotePath(dir)} is another project than the run's "${namespace}"` };
+  }
+  return { dir, gagefile: await readGageFile(path) };
+}
+
 function existingDir(path: string, given: string): string {
   const stat = statSync(path, { throwIfNoEntry: false });
   if (stat === undefined) {
