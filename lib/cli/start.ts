@@ -6,6 +6,7 @@ import { liveProjectDir } from "../run/projectdir.ts";
 import { runMeta } from "../run/meta.ts";
 import type { RunStatus } from "../run/listing.ts";
 import { readStagedRun } from "../stage/staged.ts";
+import { requireRunPhase } from "../gagefile/project.ts";
 import { globalOptions, namedRun } from "./context.ts";
 import { startAndReport, warnNote, withInterrupt } from "./lifecycle.ts";
 
@@ -30,6 +31,8 @@ export function startCommand() {
         );
       }
       const staged = await readStagedRun(run);
+      // Staged from an op with no run command (`stage` allows it): nothing to start.
+      requireRunPhase(staged.op, `the meta of run ${run.name}`);
       await withInterrupt((interrupt) =>
         startAndReport({ run, ...staged, warn: warnNote, interrupt }, `starting ${staged.op.name}`)
       );
