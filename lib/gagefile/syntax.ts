@@ -86,7 +86,9 @@ function nestingError(path: string, at?: Position): RunstageError {
 
 /** A parser's own stack overflow, on nesting the checks before it did not see. */
 function isStackOverflow(err: unknown): boolean {
-  return err instanceof RangeError && /call stack/i.test(err.message);
+  // yaml reports its own overflow as a parse error, with where it happened.
+  return (err instanceof RangeError || err instanceof YAMLParseError) &&
+    /maximum call stack/i.test(err.message);
 }
 
 function parseTomlText(path: string, text: string): unknown {
@@ -107,7 +109,10 @@ function parseYamlText(path: string, text: string): unknown {
     // Merge keys (`<<: *base`) are how YAML Gage files share attributes between ops.
     return parseYaml(text, { merge: true });
   } catch (err) {
-    if (isStackOverflow(err)) throw nestingError(path);
+    if (isStackOverflow(err)) {
+      const at = err instanceof YAMLParseError ? err.linePos?.[0] : undefined;
+      throw nestingError(path, at && { line: at.line, column: at.col });
+    }
     if (err instanceof YAMLParseError && err.linePos) {
       const reason = firstLine(err.message).replace(/ at line \d+, column \d+:?$/, "");
       throw syntaxError(path, "YAML", reason, err.linePos[0].line, err.linePos[0].col);

@@ -80,7 +80,10 @@ export function planSelection(spec: SourcecodeSpec): SelectionPlan {
     const rules = DEFAULT_SOURCECODE_RULES.map(parseSourceRule);
     return { patterns: [...DEFAULT_SOURCECODE_RULES], rules, builtin: rules.length };
   }
-  if (spec === false) return { patterns: [], rules: [], builtin: 0 };
+  // As in Gage, an empty list is no source code, like false, not the defaults.
+  if (spec === false || (Array.isArray(spec) && spec.length === 0)) {
+    return { patterns: [], rules: [], builtin: 0 };
+  }
   const patterns = typeof spec === "string" ? [spec] : checkPatternList(spec);
   const userRules = patterns.map(parseSourceRule);
   const defaults = DEFAULT_SOURCECODE_RULES.map(parseSourceRule);
