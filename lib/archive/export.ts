@@ -182,7 +182,8 @@ function checkDescribed(info: RunInfo, run: DescribedRun): void {
   if (link !== undefined) {
     const to = link.real ?? `${link.target}, which does not exist`;
     throw new RunstageError(
-      `cannot export run ${name}: the symlink "${link.path}" leads outside the exported runs` +
+      `cannot export run ${name}: the symlink ${quotePath(link.path)}` +
+        ` leads outside the exported runs` +
         ` (to ${to}); ` +
         (link.realIsFile
           ? `pass --dereference to store the file it links to instead`
@@ -204,7 +205,7 @@ function checkLinks(entries: ArchiveEntry[], ids: string[]): void {
     const reason = linkEscapeReason(entry.path, entry.target, byPath, roots);
     if (reason) {
       throw new RunstageError(
-        `cannot export: the symlink "${entry.path}" ${reason}; remove or replace it`,
+        `cannot export: the symlink ${quotePath(entry.path)} ${reason}; remove or replace it`,
       );
     }
   }
@@ -352,7 +353,7 @@ async function addFile(
   if (size !== entry.size || hash.digest("hex") !== entry.sha256) {
     sink.destroy(new Error("changed"));
     throw new RunstageError(
-      `cannot export: "${entry.path}" changed while it was being exported; export again` +
+      `cannot export: ${quotePath(entry.path)} changed while it was being exported; export again` +
         ` once nothing writes to the run`,
     );
   }

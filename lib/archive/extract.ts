@@ -28,6 +28,7 @@ import {
 import { RunstageError } from "../errors.ts";
 import { checkAborted, RunInterrupted } from "../interrupt.ts";
 import type { ArchiveProgress } from "./export.ts";
+import { quotePath } from "../fs/quote.ts";
 
 export interface ExtractOptions {
   onProgress?: (progress: ArchiveProgress) => void;
@@ -124,8 +125,8 @@ class EntryChecker {
 
   /** ` in entry "X"` or ` after entry "X"`, for a message about a stream error. */
   position(): string {
-    if (this.#current !== undefined) return `, in entry "${this.#current}"`;
-    return this.#last === undefined ? "" : `, after entry "${this.#last}"`;
+    if (this.#current !== undefined) return `, in entry ${quotePath(this.#current)}`;
+    return this.#last === undefined ? "" : `, after entry ${quotePath(this.#last)}`;
   }
 
   async take(header: Header, data: EntryData): Promise<void> {
@@ -140,21 +141,24 @@ class EntryChecker {
     if (this.#index === undefined) return await this.takeIndex(header, data);
     const path = header.type === "directory" ? header.name.replace(/\/$/, "") : header.name;
     const unsafe = unsafePathReason(path);
-    if (unsafe) throw new ArchiveRefusal(`entry "${path}" ${unsafe}`);
+    if (unsafe) throw new ArchiveRefusal(`entry ${quotePath(path)} ${unsafe}`);
     const type = entryType(header);
     if (typeof type !== "string") {
       throw new ArchiveRefusal(
-        `entry "${path}" is ${type.what}: runstage archives hold only files, dirs and symlinks`,
+        `entry ${quotePath(path)}` +
+          ` is ${type.what}: runstage archives hold only files, dirs and symlinks`,
       );
     }
     const expected = this.#byPath.get(path);
     if (expected === undefined) {
-      throw new ArchiveRefusal(`entry "${path}" is not in the archive's index`);
+      throw new ArchiveRefusal(`entry ${quotePath(path)} is not in the archive's index`);
     }
-    if (this.#seen.has(path)) throw new ArchiveRefusal(`entry "${path}" appears twice`);
+    if (this.#seen.has(path)) throw new ArchiveRefusal(`entry ${quotePath(path)} appears twice`);
     this.#seen.add(path);
     if (expected.type !== type) {
-      throw new ArchiveRefusal(`entry "${path}" is a ${type}, the index says a ${expected.type}`);
+      throw new ArchiveRefusal(
+        `entry ${quotePath(path)} is a ${type}, the index says a ${expected.type}`,
+      );
     }
     const abs = join(this.staging, path);
     if (expected.type === "dir") await mkdir(abs, { recursive: true });
@@ -183,8 +187,8 @@ class EntryChecker {
   private async takeLink(header: Header, expected: SymlinkEntry, abs: string) {
     if (header.linkname !== expected.target) {
       throw new ArchiveRefusal(
-        `symlink "${expected.path}" points to "${header.linkname}",` +
-          ` the index says "${expected.target}" (tampered or corrupt)`,
+        `symlink ${quotePath(expected.path)} points to ${quotePath(header.linkname)},` +
+          ` the index says ${quotePath(expected.target)} (tampered or corrupt)`,
       );
     }
     await mkdir(dirname(abs), { recursive: true });
@@ -194,7 +198,8 @@ class EntryChecker {
   private async takeFile(header: Header, data: EntryData, expected: FileEntry, abs: string) {
     if (header.size !== expected.size) {
       throw new ArchiveRefusal(
-        `entry "${expected.path}" holds ${header.size} bytes, the index says ${expected.size}` +
+        `entry ${quotePath(expected.path)}` +
+          ` holds ${header.size} bytes, the index says ${expected.size}` +
           ` (tampered or corrupt)`,
       );
     }
@@ -213,7 +218,8 @@ class EntryChecker {
     }
     if (hash.digest("hex") !== expected.sha256) {
       throw new ArchiveRefusal(
-        `entry "${expected.path}" does not match its SHA-256 in the index (tampered or corrupt)`,
+        `entry ${quotePath(expected.path)}` +
+          ` does not match its SHA-256 in the index (tampered or corrupt)`,
       );
     }
     await chmod(abs, expected.mode);
@@ -229,7 +235,8 @@ class EntryChecker {
     for (const entry of this.#index.entries) {
       if (!this.#seen.has(entry.path)) {
         throw new ArchiveRefusal(
-          `entry "${entry.path}" of the index is missing from the archive (truncated or incomplete)`,
+          `entry ${quotePath(entry.path)}` +
+            ` of the index is missing from the archive (truncated or incomplete)`,
         );
       }
     }

@@ -27,6 +27,7 @@ import {
   INDEX_NAME,
   runPartPaths,
 } from "./entry.ts";
+import { quotePath } from "../fs/quote.ts";
 
 export * from "./entry.ts";
 export * from "./describe.ts";
@@ -65,7 +66,7 @@ export function linkEscapeReason(
 ): string | undefined {
   if (target === "") return "has an empty target";
   if (target.startsWith("/") || /^[A-Za-z]:/.test(target)) {
-    return `links to the absolute path "${target}"`;
+    return `links to the absolute path ${quotePath(target)}`;
   }
   const at = link.split("/").slice(0, -1);
   const steps = target.split("/");
@@ -73,18 +74,18 @@ export function linkEscapeReason(
     const step = steps[i];
     if (step === "" || step === ".") continue;
     if (step === "..") {
-      if (at.length === 0) return `links to "${target}", outside the runs home`;
+      if (at.length === 0) return `links to ${quotePath(target)}, outside the runs home`;
       at.pop();
       continue;
     }
     at.push(step);
-    if (!roots.has(at[0])) return `links to "${target}", outside the archive's runs`;
+    if (!roots.has(at[0])) return `links to ${quotePath(target)}, outside the archive's runs`;
     const last = steps.slice(i + 1).every((s) => s === "" || s === ".");
     if (!last && entries.get(at.join("/"))?.type === "symlink") {
-      return `links to "${target}" through the link "${at.join("/")}"`;
+      return `links to ${quotePath(target)} through the link ${quotePath(at.join("/"))}`;
     }
   }
-  if (at.length === 0) return `links to "${target}", the runs home itself`;
+  if (at.length === 0) return `links to ${quotePath(target)}, the runs home itself`;
   return undefined;
 }
 
@@ -151,19 +152,19 @@ function checkEntries(value: unknown, runs: ArchivedRun[]): ArchiveEntry[] {
   const entries = value.map(checkEntry);
   const byPath = new Map<string, ArchiveEntry>();
   for (const entry of entries) {
-    if (byPath.has(entry.path)) throw badIndex(`entry "${entry.path}" is listed twice`);
+    if (byPath.has(entry.path)) throw badIndex(`entry ${quotePath(entry.path)} is listed twice`);
     byPath.set(entry.path, entry);
   }
   for (const entry of entries) checkPlace(entry, byPath, roots);
   for (const run of runs) {
     if (byPath.get(`${run.id}.meta`)?.type !== "dir") {
-      throw badIndex(`run ${run.name} has no meta dir "${run.id}.meta"`);
+      throw badIndex(`run ${run.name} has no meta dir ${quotePath(`${run.id}.meta`)}`);
     }
   }
   for (const entry of entries) {
     if (entry.type !== "symlink") continue;
     const reason = linkEscapeReason(entry.path, entry.target, byPath, roots);
-    if (reason) throw badIndex(`the symlink "${entry.path}" ${reason}`);
+    if (reason) throw badIndex(`the symlink ${quotePath(entry.path)} ${reason}`);
   }
   return entries;
 }
@@ -175,15 +176,19 @@ function checkPlace(
   roots: ReadonlySet<string>,
 ): void {
   const [root] = entry.path.split("/");
-  if (!roots.has(root)) throw badIndex(`entry "${entry.path}" is not part of a listed run`);
+  if (!roots.has(root)) {
+    throw badIndex(`entry ${quotePath(entry.path)} is not part of a listed run`);
+  }
   if (entry.path === root) {
     const wanted = root.endsWith(".project") ? "file" : "dir";
-    if (entry.type !== wanted) throw badIndex(`"${root}" is a ${entry.type}, not a ${wanted}`);
+    if (entry.type !== wanted) {
+      throw badIndex(`${quotePath(root)} is a ${entry.type}, not a ${wanted}`);
+    }
     return;
   }
   const parent = entry.path.slice(0, entry.path.lastIndexOf("/"));
   if (byPath.get(parent)?.type !== "dir") {
-    throw badIndex(`the parent of entry "${entry.path}" is not a dir entry`);
+    throw badIndex(`the parent of entry ${quotePath(entry.path)} is not a dir entry`);
   }
 }
 
@@ -192,22 +197,25 @@ function checkEntry(value: unknown): ArchiveEntry {
   const path = e.path;
   if (typeof path !== "string") throw badIndex(`an entry has no path`);
   const unsafe = unsafePathReason(path);
-  if (unsafe) throw badIndex(`entry "${path}" ${unsafe}`);
+  if (unsafe) throw badIndex(`entry ${quotePath(path)} ${unsafe}`);
   const isMode = (m: unknown): m is number =>
     Number.isInteger(m) && (m as number) >= 0 &&
     (m as number) <= 0o777;
   switch (e.type) {
     case "dir":
-      if (!isMode(e.mode)) throw badIndex(`entry "${path}" has no valid mode`);
+      if (!isMode(e.mode)) throw badIndex(`entry ${quotePath(path)} has no valid mode`);
       return { path, type: "dir", mode: e.mode };
     case "file": {
       const { mode, size, sha256, mtime } = e;
-      if (!isMode(mode)) throw badIndex(`entry "${path}" has no valid mode`);
+      if (!isMode(mode)) throw badIndex(`entry ${quotePath(path)} has no valid mode`);
       if (!Number.isSafeInteger(size) || (size as number) < 0) {
-        throw badIndex(`entry "${path}" has no valid size`);
+        throw badIndex(`entry ${quotePath(path)} has no valid size`);
       }
       if (typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256)) {
-        throw badIndex(`entry "${path}" has no valid sha256`);
+        throw badIndex(`entry ${quotePath(path)} has no valid sha256`);
+      }
+      if (!Number.isSafeInteger(mtime)) {
+        throw badIndex(`entry ${quotePath(path)} has no valid mtime`);
       }
       if (!Number.isSafeInteger(mtime)) throw badIndex(`entry "${path}" has no valid mtime`);
       return {
@@ -220,10 +228,12 @@ function checkEntry(value: unknown): ArchiveEntry {
       };
     }
     case "symlink":
-      if (typeof e.target !== "string") throw badIndex(`symlink "${path}" has no target`);
+      if (typeof e.target !== "string") throw badIndex(`symlink ${quotePath(path)} has no target`);
       return { path, type: "symlink", target: e.target };
     default:
-      throw badIndex(`entry "${path}" has type "${e.type}": only file, dir and symlink are`);
+      throw badIndex(
+        `entry ${quotePath(path)} has type "${e.type}": only file, dir and symlink are`,
+      );
   }
 }
 

@@ -24,6 +24,7 @@ import type { ArchiveProgress } from "./export.ts";
 import { runAt } from "../run/identity.ts";
 import { extractArchive, isSystemError } from "./extract.ts";
 import { applyDirModes, checkManifest, moveIntoPlace, presentRuns } from "./place.ts";
+import { quotePath } from "../fs/quote.ts";
 
 export interface ImportOptions {
   onProgress?: (progress: ArchiveProgress) => void;
@@ -89,15 +90,15 @@ export async function importArchive(
 
 function archiveSize(file: string): number {
   const st = statSync(file, { throwIfNoEntry: false });
-  if (st === undefined) throw new RunstageError(`cannot import ${file}: no such file`);
-  if (!st.isFile()) throw new RunstageError(`cannot import ${file}: not a file`);
+  if (st === undefined) throw new RunstageError(`cannot import ${quotePath(file)}: no such file`);
+  if (!st.isFile()) throw new RunstageError(`cannot import ${quotePath(file)}: not a file`);
   return st.size;
 }
 
 /** Gzip or not by its first bytes, whatever the file is called. */
 async function startsWithGzipMagic(file: string): Promise<boolean> {
   const fh = await open(file, "r").catch((err: NodeJS.ErrnoException) => {
-    throw new RunstageError(`cannot import ${file}: cannot read it (${err.code})`);
+    throw new RunstageError(`cannot import ${quotePath(file)}: cannot read it (${err.code})`);
   });
   try {
     const head = new Uint8Array(2);

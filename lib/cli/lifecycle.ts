@@ -9,6 +9,7 @@ import { escapeControl } from "../fs/quote.ts";
 import { Interrupt } from "../interrupt.ts";
 import type { OutputEcho } from "../stage/exec.ts";
 import { type StartRequest, startRun } from "../stage/start.ts";
+import { quotePath } from "../fs/quote.ts";
 
 /** Runs `body` with this process's stop signals routed to one Interrupt. */
 export async function withInterrupt<T>(body: (interrupt: Interrupt) => Promise<T>): Promise<T> {
@@ -49,7 +50,7 @@ export async function startAndReport(
 export function reportStagingFailure(run: StartRequest["run"], exitCode: number): void {
   process.stderr.write(
     `runstage: run ${run.name} failed while staging (exit code ${exitCode});` +
-      ` see "runstage show ${run.name}" and its output in ${run.metaDir}/output\n`,
+      ` see "runstage show ${run.name}" and its output in ${quotePath(`${run.metaDir}/output`)}\n`,
   );
   process.exitCode = processExitCode(exitCode);
 }

@@ -11,6 +11,7 @@ import { RunstageError } from "../errors.ts";
 import type { RunConfig } from "../run/meta.ts";
 import { type ConfigFileInfo, type ConfigPlan, readConfigFile, readConfigSource } from "./files.ts";
 import { formatFlagValue } from "./flags.ts";
+import { quotePath } from "../fs/quote.ts";
 
 export interface AppliedConfig {
   /** Relative to the run dir. */
@@ -63,7 +64,8 @@ export async function patchConfigText(
     const leaf = leaves.get(key);
     if (leaf === undefined) {
       throw new RunstageError(
-        `the run's copy of ${file.path} has no flag "${key}" (did copy-sourcecode change it?); ` +
+        `the run's copy of ${quotePath(file.path)}` +
+          ` has no flag "${key}" (did copy-sourcecode change it?); ` +
           `keep the key in the file, or leave it out of attribute "config"`,
       );
     }
@@ -90,7 +92,8 @@ async function checkReadsBack(
     if (leaves.get(key) !== value) {
       const got = leaves.has(key) ? formatFlagValue(leaves.get(key)!) : "nothing";
       throw new RunstageError(
-        `writing ${key}=${formatFlagValue(value)} into ${file.path} would read back as ${got}; ` +
+        `writing ${key}=${formatFlagValue(value)} into ${quotePath(file.path)}` +
+          ` would read back as ${got}; ` +
           `this is a runstage bug, please report it with the file`,
       );
     }

@@ -76,6 +76,7 @@ import {
   readConfigSource,
 } from "./files.ts";
 import { formatFlagValue } from "./flags.ts";
+import { quotePath } from "../fs/quote.ts";
 
 export type { ConfigFormatName, FlagValue };
 export { type ConfigFileInfo, configFormatOf, type ConfigPlan } from "./files.ts";
@@ -135,7 +136,8 @@ function checkNamedFiles(op: OpDef, includes: CompiledEntry[], found: string[]):
     if (entry.literal === undefined) continue;
     if (!found.includes(entry.literal)) {
       throw new RunstageError(
-        `op "${op.name}": config file ${entry.literal} is not a file in the project dir; ` +
+        `op "${op.name}": config file ${quotePath(entry.literal)}` +
+          ` is not a file in the project dir; ` +
           `fix entry ${JSON.stringify(entry.source)} of attribute "config"`,
       );
     }
@@ -150,7 +152,8 @@ function checkNamedFiles(op: OpDef, includes: CompiledEntry[], found: string[]):
 
 function keyInTwoFiles(op: OpDef, key: string, first: string, second: string): RunstageError {
   return new RunstageError(
-    `op "${op.name}": config key "${key}" is in both ${first} and ${second}, so a flag ` +
+    `op "${op.name}": config key "${key}" is in both ${quotePath(first)} and ${quotePath(second)}` +
+      `, so a flag ` +
       `could not say which to set; exclude it from one in attribute "config", ` +
       `as in "-${second}#${key}"`,
   );
@@ -175,7 +178,8 @@ export function resolveConfig(
       const why = cannotHold(file.format, value);
       if (why !== undefined) {
         throw new RunstageError(
-          `flag ${name}=${formatFlagValue(value)}: ${why} (${file.path}); give another value`,
+          `flag ${name}=${formatFlagValue(value)}: ${why} (${quotePath(file.path)}` +
+            `); give another value`,
         );
       }
     } else if (file === undefined && !reserved.includes(name) && !op.freeFlags) {

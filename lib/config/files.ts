@@ -14,6 +14,7 @@ import {
 } from "./formats/format.ts";
 import { RunstageError } from "../errors.ts";
 import type { RunConfig } from "../run/meta.ts";
+import { quotePath } from "../fs/quote.ts";
 
 /** One config file of an op: where it is, its format, and the flags it provides. */
 export interface ConfigFileInfo {
@@ -67,7 +68,9 @@ export async function readConfigFile(dir: string, path: string): Promise<string>
     return await readFile(join(dir, path), "utf-8");
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new RunstageError(`cannot read config file ${path} (${reason}); check its permissions`);
+    throw new RunstageError(
+      `cannot read config file ${quotePath(path)} (${reason}); check its permissions`,
+    );
   }
 }
 

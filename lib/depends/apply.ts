@@ -8,6 +8,7 @@ import { type CopiedFile, copySourceFiles, type FileToCopy } from "../copy/copy.
 import { RunstageError } from "../errors.ts";
 import { describeDep, type ResolvedDependency } from "./resolve.ts";
 import { lstatOrUndefined, statOrUndefined } from "../fs/stat.ts";
+import { quotePath } from "../fs/quote.ts";
 
 /**
  * Puts the resolved files into the run dir: copies keeping their modes, or
@@ -29,7 +30,8 @@ export async function applyDepends(
       const st = statOrUndefined(file.from);
       if (!st?.isFile()) {
         throw new RunstageError(
-          `${describeDep(dep)}: ${file.from} is gone since the run was staged; run again`,
+          `${describeDep(dep)}: ${quotePath(file.from)}` +
+            ` is gone since the run was staged; run again`,
         );
       }
       if (dep.link) {
@@ -52,7 +54,7 @@ async function clearDestination(dest: string, path: string): Promise<void> {
   if (!st) return;
   if (st.isDirectory()) {
     throw new RunstageError(
-      `cannot put dependency file "${path}" in the run dir: a directory is there`,
+      `cannot put dependency file ${quotePath(path)} in the run dir: a directory is there`,
     );
   }
   await rm(dest);

@@ -21,6 +21,7 @@ import {
   type RunFilesDependency,
 } from "./entries.ts";
 import { projectPaths } from "./projectfiles.ts";
+import { quotePath } from "../fs/quote.ts";
 
 export interface ResolvedFile {
   /** Absolute path of the source file. */
@@ -243,7 +244,9 @@ function checkTargets(resolved: ResolvedDependency[]): void {
     for (const file of files) {
       // A last guard: no path may climb out of the run dir, whatever made it.
       if (file.to.split("/").includes("..") || file.to.startsWith("/")) {
-        throw new RunstageError(`${describeDep(dep)}: path "${file.to}" leaves the run dir`);
+        throw new RunstageError(
+          `${describeDep(dep)}: path ${quotePath(file.to)} leaves the run dir`,
+        );
       }
       const owner = owners.get(file.to);
       const same = owner && owner.from === file.from && owner.dep.link === dep.link;
@@ -260,7 +263,9 @@ function checkTargets(resolved: ResolvedDependency[]): void {
 }
 
 function clash(a: Dependency, b: Dependency, pathA: string, pathB: string): RunstageError {
-  const what = pathA === pathB ? `both provide "${pathA}"` : `provide "${pathA}" and "${pathB}"`;
+  const what = pathA === pathB
+    ? `both provide ${quotePath(pathA)}`
+    : `provide ${quotePath(pathA)} and ${quotePath(pathB)}`;
   return new RunstageError(
     `depends entries ${a.entry} and ${b.entry} ${what}; give one a target dir`,
   );

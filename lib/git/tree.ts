@@ -29,6 +29,7 @@ import { dirname, join, sep } from "node:path";
 import { RunstageError } from "../errors.ts";
 import { BlobStream } from "./blobs.ts";
 import { gitFailed, type GitOutput, type GitRepo, inRepo, runGit } from "./command.ts";
+import { quotePath } from "../fs/quote.ts";
 
 export {
   gitFailed,
@@ -244,7 +245,7 @@ class TreeWriter {
     const parent = realpathSync(dirname(abs));
     const root = this.#realDest;
     if (parent !== root && !parent.startsWith(root + sep)) {
-      this.warnings.push(`skipped ${entry.path}: its dir is a link out of the tree`);
+      this.warnings.push(`skipped ${quotePath(entry.path)}: its dir is a link out of the tree`);
       return;
     }
     this.#collisionSafe(entry, () => symlinkSync(Buffer.from(target).toString("utf8"), abs));
@@ -286,7 +287,7 @@ class TreeWriter {
   #collision(entry: TreeEntry, err: unknown): undefined {
     if (!COLLISIONS.has((err as NodeJS.ErrnoException).code ?? "")) throw err;
     this.warnings.push(
-      `skipped ${entry.path}: another path of the commit took its place ` +
+      `skipped ${quotePath(entry.path)}: another path of the commit took its place ` +
         "(names that differ only in case?)",
     );
     return undefined;

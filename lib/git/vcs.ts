@@ -20,6 +20,7 @@ import { gitFailed, GitNotFoundError, type GitRepo, inDir, inRepo, runGit } from
 import { remoteUrl } from "./remote.ts";
 import { describeWorkTree, treePath } from "./worktree.ts";
 import type { VcsMeta } from "../run/vcs.ts";
+import { quotePath } from "../fs/quote.ts";
 
 export type { VcsMeta };
 
@@ -163,7 +164,7 @@ export async function requireGitRepo(projectDir: string, requested: string): Pro
   if (repo) return repo;
   const source = JSON.stringify(requested);
   throw new RunstageError(
-    `source ${source} needs a git repository, but ${projectDir} is in none: ` +
+    `source ${source} needs a git repository, but ${quotePath(projectDir)} is in none: ` +
       "use a clone or --source worktree",
   );
 }

@@ -14,6 +14,7 @@ import { processAlive } from "./process.ts";
 import { type MetricValue, runMeta } from "./meta.ts";
 import { liveProjectDir } from "./projectdir.ts";
 import { type Run, RUN_ID_PATTERN, runAt, runName } from "./identity.ts";
+import { quotePath } from "../fs/quote.ts";
 
 export type RunStatus =
   | "completed"
@@ -227,8 +228,8 @@ export function resolveRuns(
   if (runs.length === 0) {
     throw new RunstageError(
       options.deleted
-        ? `no deleted runs in ${runsHome}: the trash is empty`
-        : `no runs in ${runsHome}: stage one with "runstage run"`,
+        ? `no deleted runs in ${quotePath(runsHome)}: the trash is empty`
+        : `no runs in ${quotePath(runsHome)}: stage one with "runstage run"`,
     );
   }
   const found = new Map<string, RunInfo>();

@@ -23,6 +23,7 @@ import {
   type SourceOrigin,
 } from "../git/vcs.ts";
 import type { RunVcs } from "../run/vcs.ts";
+import { quotePath } from "../fs/quote.ts";
 
 export type { SourceOrigin };
 export type WorktreeOrigin = Extract<SourceOrigin, { mode: "worktree" }>;
@@ -91,7 +92,8 @@ export async function openCommitSource(req: SourceRequest, origin: GitOrigin): P
   const repo = await openGitRepo(req.project.dir);
   if (!repo) {
     throw new RunstageError(
-      `--source ${origin.requested} needs a git repository: ${req.project.dir} is not in one;` +
+      `--source ${origin.requested} needs a git repository: ${quotePath(req.project.dir)}` +
+        ` is not in one;` +
         ` use --source worktree`,
     );
   }
@@ -132,7 +134,8 @@ function opInCommit(project: Project, name: string | undefined): OpDef {
     if (!(err instanceof RunstageError) || name === undefined) throw err;
     const where = relative(process.cwd(), project.gagefile!.path);
     throw new RunstageError(
-      `op "${name}" is not defined in ${where}: pick a commit that has it, or --source worktree`,
+      `op "${name}" is not defined in ${quotePath(where)}` +
+        `: pick a commit that has it, or --source worktree`,
     );
   }
 }

@@ -24,6 +24,7 @@ import { parseSourcecodeRules, type SourceSelection } from "../source/select.ts"
 import { commandArgv } from "./exec.ts";
 import type { SourceStager } from "./sources/stager.ts";
 import { checkOutputSummary } from "./summary.ts";
+import { quotePath } from "../fs/quote.ts";
 
 /** What staging resolved before writing anything. */
 export interface StagePlan {
@@ -160,7 +161,9 @@ export function checkSourcecodeRules(project: Project, op: OpDef): void {
 function assertRunsHomeUsable(runsHome: string): void {
   try {
     if (!statSync(runsHome).isDirectory()) {
-      throw new RunstageError(`runs home ${runsHome} is not a directory: pass --runs DIR`);
+      throw new RunstageError(
+        `runs home ${quotePath(runsHome)} is not a directory: pass --runs DIR`,
+      );
     }
   } catch (err) {
     if (err instanceof RunstageError) throw err;

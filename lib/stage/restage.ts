@@ -18,6 +18,7 @@ import { planRun } from "./plan.ts";
 import { placeSourcecode, type SourcecodeOptions } from "./sourcecode.ts";
 import { openStager } from "./sources/open.ts";
 import { readStagedRun } from "./staged.ts";
+import { quotePath } from "../fs/quote.ts";
 
 export interface RestageRequest extends SourcecodeOptions {
   run: Run;
@@ -65,7 +66,7 @@ export async function restageSnapshot(req: RestageRequest): Promise<{ files: num
         stopRun(run, exitCode);
         throw new RunstageError(
           `copy-sourcecode failed while restaging run ${run.name} (exit code ${exitCode});` +
-            ` see its output in ${run.metaDir}/output`,
+            ` see its output in ${quotePath(`${run.metaDir}/output`)}`,
           exitCode,
         );
       }

@@ -21,6 +21,7 @@ import { placeSourcecode, type SourcecodeOptions } from "./sourcecode.ts";
 import { failRunOnError, stopRun, writeManifestWarning } from "./ending.ts";
 import { openStager } from "./sources/open.ts";
 import type { SourceStager } from "./sources/stager.ts";
+import { quotePath } from "../fs/quote.ts";
 
 export interface StageRequest extends SourcecodeOptions {
   project: Project;
@@ -126,7 +127,9 @@ function makeRunsHome(runsHome: string): void {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const reason = code === "ENOTDIR" ? "part of its path is a file" : code ?? String(err);
-    throw new RunstageError(`cannot create runs home ${runsHome} (${reason}): pass --runs DIR`);
+    throw new RunstageError(
+      `cannot create runs home ${quotePath(runsHome)} (${reason}): pass --runs DIR`,
+    );
   }
 }
 

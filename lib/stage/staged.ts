@@ -12,6 +12,7 @@ import { runMeta } from "../run/meta.ts";
 import { recordedProjectDir } from "../run/projectdir.ts";
 import type { OpDef } from "../gagefile/opdef.ts";
 import type { Run } from "../run/identity.ts";
+import { quotePath } from "../fs/quote.ts";
 
 export interface StagedRun {
   op: OpDef;
@@ -25,7 +26,7 @@ export async function readStagedRun(run: Run): Promise<StagedRun> {
   const table = runMeta.opdef.read(run);
   if (!ref || table === undefined) {
     throw new RunstageError(
-      `run ${run.name} has no readable opref or opdef.json in ${run.metaDir}`,
+      `run ${run.name} has no readable opref or opdef.json in ${quotePath(run.metaDir)}`,
     );
   }
   const op = readOpDef(`${run.metaDir}/${runMeta.opdef.name}`, ref.name, table);

@@ -411,7 +411,7 @@ Deno.test("config: a value the file's format cannot hold is refused before a run
     const result = await runstage(["-C", project, "run", "train", "epochs=null"]);
     assert.notEqual(result.code, 0);
     assert.equal(result.stderr.trimEnd().split("\n").length, 1, result.stderr);
-    assert.match(result.stderr, /flag epochs=null: TOML has no null \(conf\.toml\)/);
+    assert.match(result.stderr, /flag epochs=null: TOML has no null \("conf\.toml"\)/);
     assert.deepEqual(await listTree(project), before);
     assert.equal(await Deno.readTextFile(`${project}/conf.toml`), "epochs = 3\n");
   });

@@ -127,7 +127,7 @@ Deno.test("no Gage file: run, stage and ops fail; no runs home appears", async (
     for (const args of [["run"], ["run", "train"], ["stage"], ["ops"], ["stage", "--preview"]]) {
       // Without --runs the runs home would be <project>/.gage/runs: it must not appear.
       await expectCleanFailure(["-C", empty, ...args], {
-        message: new RegExp(`^runstage: no Gage file in ${empty}: `),
+        message: new RegExp(`^runstage: no Gage file in "${empty}": `),
         untouched: [empty, `${empty}/.gage`],
         cwd: w.root,
       });
@@ -292,7 +292,7 @@ Deno.test("runs homes that cannot be used: empty --runs, a file, under a file", 
       cwd: w.root,
     });
     await expectCleanFailure(["-C", w.project, "--runs", file, "run"], {
-      message: /runs home .*a-file is not a directory/,
+      message: /runs home ".*a-file" is not a directory/,
       untouched: [w.project, w.root],
       cwd: w.root,
     });
@@ -303,7 +303,7 @@ Deno.test("runs homes that cannot be used: empty --runs, a file, under a file", 
     });
     // GAGE_RUNS pointing at a file is the same mistake.
     await expectCleanFailure(["-C", w.project, "run"], {
-      message: /runs home .*a-file is not a directory/,
+      message: /runs home ".*a-file" is not a directory/,
       untouched: [w.project, w.root],
       cwd: w.root,
       env: { GAGE_RUNS: file },

@@ -270,7 +270,7 @@ Deno.test("export refuses what it cannot write faithfully, and writes nothing", 
         assertRefused(
           await exportTo(`${out}/changed.tar`),
           new RegExp(
-            `cannot export run \\S+: its files do not match its manifest \\(modified model\\.txt\\);` +
+            `cannot export run \\S+: its files do not match its manifest \\(modified "model\\.txt"\\);` +
               ` see "runstage verify`,
           ),
         );

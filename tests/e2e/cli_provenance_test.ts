@@ -369,7 +369,7 @@ Deno.test("select --run-dir on a live run prints the dir and warns on stderr tha
     const name = runName(live);
     assert.equal(
       r.stderr,
-      `runstage: warning: run ${name} is live: its source files are links into ${project};` +
+      `runstage: warning: run ${name} is live: its source files are links into "${project}";` +
         ` restage it first (runstage restage ${name}) before copying it into an image\n`,
     );
     // Only the run dir holds the links: the id and the meta dir are printed quietly.

@@ -435,7 +435,7 @@ Deno.test("TOML has no null: a null flag for a TOML key is an error before anyth
     const plan = await planConfig(dir, opdef);
     assertUserError(
       () => resolveConfig(plan, parseFlags(["lr=null"]), opdef),
-      "flag lr=null: TOML has no null (conf.toml); give another value",
+      'flag lr=null: TOML has no null ("conf.toml"); give another value',
     );
   });
 });
@@ -717,7 +717,7 @@ Deno.test("a key that two files provide is an error naming both and the fix", as
     async (dir) => {
       await assertUserErrorAsync(
         planConfig(dir, op('config = "*.yaml"')),
-        'op "train": config key "seed" is in both a.yaml and b.yaml',
+        'op "train": config key "seed" is in both "a.yaml" and "b.yaml"',
         '"-b.yaml#seed"',
       );
       const plan = await planConfig(dir, op('config = ["*.yaml", "-b.yaml#seed"]'));
@@ -730,7 +730,7 @@ Deno.test("a file named without wildcards must exist and have a known format", a
   await withProject({ "params.ini": "lr=1\n" }, async (dir) => {
     await assertUserErrorAsync(
       planConfig(dir, op('config = "params.yaml"')),
-      /^op "train": config file params\.yaml is not a file in the project dir; fix entry "params\.yaml" of attribute "config"$/,
+      /^op "train": config file "params\.yaml" is not a file in the project dir; fix entry "params\.yaml" of attribute "config"$/,
     );
     await assertUserErrorAsync(
       planConfig(dir, op('config = "params.ini"')),
@@ -875,7 +875,7 @@ Deno.test("applyConfig refuses a run copy that lost a key", async () => {
       const plan = await planConfig(join(dir, "project"), opdef);
       await assertUserErrorAsync(
         applyConfig(join(dir, "run"), plan, { lr: 0.5 }),
-        `the run's copy of conf.yaml has no flag "lr"`,
+        `the run's copy of "conf.yaml" has no flag "lr"`,
       );
     },
   );
@@ -964,7 +964,7 @@ Deno.test("runstage ops --help-op OP prints the op's flags; an unknown op is an 
       assert.equal(unknown.code, 1);
       assert.match(
         unknown.stderr,
-        /^runstage: unknown op "nope" in .*gage\.toml; ops are: train\n$/,
+        /^runstage: unknown op "nope" in ".*gage\.toml"; ops are: train\n$/,
       );
     },
   );

@@ -14,6 +14,7 @@ import { readManifest } from "../../run/manifest.ts";
 import { runMeta } from "../../run/meta.ts";
 import type { SourceSelection } from "../../source/select.ts";
 import { ProjectStager } from "./project.ts";
+import { quotePath } from "../../fs/quote.ts";
 
 export class ReuseStager extends ProjectStager {
   readonly kind = "reuse";
@@ -47,7 +48,8 @@ async function sourceOfRun(source: Run): Promise<SourceSelection> {
     const src = join(source.runDir, e.path);
     const st = await stat(src).catch(() => {
       throw new RunstageError(
-        `cannot reuse the source of run ${source.name}: ${e.path} is missing (see "runstage verify ${source.name}")`,
+        `cannot reuse the source of run ${source.name}: ${quotePath(e.path)}` +
+          ` is missing (see "runstage verify ${source.name}")`,
       );
     });
     return { path: e.path, src, size: st.size, mode: st.mode & 0o7777 };

@@ -148,11 +148,11 @@ Deno.test("selectOp by name", () => {
 Deno.test("selectOp of an unknown op lists the ops", () => {
   assertUserError(
     () => selectOp(projectWith("[prepare]\n[train]\n"), "trian"),
-    /^unknown op "trian" in \/work\/proj\/gage\.toml; ops are: prepare, train$/,
+    /^unknown op "trian" in "\/work\/proj\/gage\.toml"; ops are: prepare, train$/,
   );
   assertUserError(
     () => selectOp(projectWith('"$runs-dir" = "r"\n'), "train"),
-    /^unknown op "train": \/work\/proj\/gage\.toml has no ops; /,
+    /^unknown op "train": "\/work\/proj\/gage\.toml" has no ops; /,
   );
 });
 
@@ -168,15 +168,15 @@ Deno.test("selectOp without a name takes the only op", () => {
 Deno.test("selectOp without a name among several ops asks to name one", () => {
   assertUserError(
     () => selectOp(projectWith("[prepare]\n[train]\n"), undefined),
-    /^no op named and \/work\/proj\/gage\.toml has no default op; name one of: prepare, train/,
+    /^no op named and "\/work\/proj\/gage\.toml" has no default op; name one of: prepare, train/,
   );
-  assertUserError(() => selectOp(projectWith(""), undefined), /gage\.toml has no ops; /);
+  assertUserError(() => selectOp(projectWith(""), undefined), /gage\.toml" has no ops; /);
 });
 
 Deno.test("selectOp without a Gage file says how to make one", () => {
   assertUserError(
     () => selectOp(projectWith(undefined), "train"),
-    /^no Gage file in \/work\/proj: create gage\.toml with an op, or pass -C DIR$/,
+    /^no Gage file in "\/work\/proj": create gage\.toml with an op, or pass -C DIR$/,
   );
 });
 

@@ -801,7 +801,7 @@ Deno.test("readVcs: a git origin outside any repository is a user error", async 
   await withTempDir(async (tmp) => {
     await assertUserErrorAsync(
       readVcs(parseSourceOrigin("git:main", {}), tmp),
-      `source "git:main" needs a git repository, but ${tmp} is in none`,
+      `source "git:main" needs a git repository, but "${tmp}" is in none`,
     );
   });
 });
