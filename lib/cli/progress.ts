@@ -7,6 +7,7 @@
 import process from "node:process";
 import type { ArchiveProgress } from "../archive/export.ts";
 import { formatBytes } from "./context.ts";
+import { escapeControl } from "../fs/quote.ts";
 
 export interface StagingProgress {
   files: number;
@@ -53,7 +54,7 @@ function terminalLine<P>(
       if (!shows(p, now - start) || (now - lastDraw < REDRAW_MS && !isComplete(p))) return;
       lastDraw = now;
       shown = true;
-      stream.write(`\r\x1b[2K${render(p)}`);
+      stream.write(`\r\x1b[2K${escapeControl(render(p))}`);
     },
     done() {
       if (shown) stream.write("\r\x1b[2K");
