@@ -165,7 +165,9 @@ function parseLsTree(out: GitOutput, warnings: string[]): TreeEntry[] {
       entries.push({ mode, oid, path: utf8.decode(record.subarray(tab + 1)) });
     } catch {
       // Runs name files by UTF-8 paths (log/files, manifest); this one has none.
-      warnings.push(`skipped ${record.subarray(tab + 1).toString("utf8")}: its name is not UTF-8`);
+      warnings.push(
+        `skipped ${quotePath(record.subarray(tab + 1).toString("utf8"))}: its name is not UTF-8`,
+      );
     }
   }
   return entries;
