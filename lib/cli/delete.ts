@@ -1,17 +1,20 @@
 /**
  * `runstage delete`, `restore` and `purge`: moving runs into the trash and back,
- * and removing them for good.
+ * and removing them for good. Each first tidies what killed commands left in
+ * the runs home (lib/run/leftovers.ts), so a run a killed delete had claimed
+ * is where it belongs before runs are named.
  */
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { createInterface } from "node:readline/promises";
 import { RunstageError, UsageError } from "../errors.ts";
-import { listRuns, type RunInfo } from "../run/listing.ts";
+import { listRuns, type ResolveOptions, resolveRuns, type RunInfo } from "../run/listing.ts";
+import { sweepRunsHome } from "../run/leftovers.ts";
 import { checkNotRunning, deleteRuns, purgeRuns, restoreRuns } from "../run/trash.ts";
-import { commandContext, formatTable, type GlobalOptions, globalOptions } from "./context.ts";
-import { namedRuns, plural, RUN_SPEC_HELP, runNameList } from "./runs.ts";
-
 import { quotePath } from "../fs/quote.ts";
+import { commandContext, formatTable, type GlobalOptions, globalOptions } from "./context.ts";
+import { plural, RUN_SPEC_HELP, runNameList } from "./runs.ts";
+
 export function deleteCommand() {
   return new Command("delete")
     .description(
@@ -20,7 +23,7 @@ export function deleteCommand() {
     )
     .argument("<runs...>", RUN_SPEC_HELP)
     .action(async (specs, _options, command) => {
-      const { runsHome, runs } = await namedRuns(globalOptions(command), specs);
+      const { runsHome, runs } = await sweptRuns(globalOptions(command), specs);
       deleteRuns(runsHome, runs);
       process.stdout.write(
         `Deleted ${plural(runs.length, "run")}: ${runNameList(runs)}` +
@@ -37,7 +40,7 @@ export function restoreCommand() {
       "deleted runs: index from `runs --deleted`, slice, id, id prefix, name, or label",
     )
     .action(async (specs, _options, command) => {
-      const { runsHome, runs } = await namedRuns(globalOptions(command), specs, { deleted: true });
+      const { runsHome, runs } = await sweptRuns(globalOptions(command), specs, { deleted: true });
       restoreRuns(runsHome, runs);
       process.stdout.write(`Restored ${plural(runs.length, "run")}: ${runNameList(runs)}\n`);
     });
@@ -60,7 +63,7 @@ export function purgeCommand() {
       const globals = globalOptions(command);
       const { runsHome, runs } = options.trash
         ? await trashRuns(globals)
-        : await namedRuns(globals, specs, { deleted: options.deleted });
+        : await sweptRuns(globals, specs, { deleted: options.deleted });
       // Before asking: a question whose yes then fails helps no one.
       checkNotRunning(runs, "purge");
       if (!options.yes && !(await confirmPurge(runs))) {
@@ -72,8 +75,16 @@ export function purgeCommand() {
     });
 }
 
+/** The runs `specs` name, once the runs home is swept of what killed commands left. */
+async function sweptRuns(globals: GlobalOptions, specs: string[], options: ResolveOptions = {}) {
+  const { runsHome } = await commandContext(globals);
+  sweepRunsHome(runsHome);
+  return { runsHome, runs: resolveRuns(runsHome, specs, options) };
+}
+
 async function trashRuns(globals: GlobalOptions) {
   const { runsHome } = await commandContext(globals);
+  sweepRunsHome(runsHome);
   const runs = listRuns(runsHome, { deleted: true });
   if (runs.length === 0) throw new RunstageError(`the trash of ${quotePath(runsHome)} is empty`);
   return { runsHome, runs };

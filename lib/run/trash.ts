@@ -2,16 +2,28 @@
  * Deleting, restoring and purging runs. A deleted run keeps its three parts
  * (`<id>/`, `<id>.meta/`, `<id>.project`) unchanged in `<runs home>/.trash/`,
  * laid out like a runs home, so restoring it is moving them back. Both moves
- * are renames within one file system: instant, whatever the run's size, and
- * atomic per part.
+ * are renames within one file system: instant, whatever the run's size.
  *
- * The meta dir is what makes a run listed, so it moves first when a run leaves
- * a listing and last when it joins one: a reader never sees a listed run whose
- * other parts we have not moved yet.
+ * Each run is first claimed (lib/run/claim.ts): one rename of its meta dir
+ * into a claim dir of this command's own decides, when two commands act on one
+ * run at once, which of them gets it, and the other says what became of it.
+ * Since the meta dir is what makes a run listed, a claimed run is in no
+ * listing until it arrives whole where it goes, meta dir last.
  */
-import { existsSync, mkdirSync, renameSync, rmdirSync, rmSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, mkdirSync } from "node:fs";
 import { RunstageError } from "../errors.ts";
+import { quotePath } from "../fs/quote.ts";
+import {
+  type Claim,
+  ClaimLost,
+  claimRun,
+  type ClaimVerb,
+  moveRun,
+  releaseClaim,
+  removeClaim,
+  removeIfEmpty,
+  undoClaim,
+} from "./claim.ts";
 import { type Run, runAt } from "./identity.ts";
 import { type RunInfo, runningPid, trashDir } from "./listing.ts";
 
@@ -42,6 +54,7 @@ export function checkNotRunning(runs: RunInfo[], verb: string): void {
 export function deleteRuns(runsHome: string, runs: RunInfo[]): Run[] {
   checkNotRunning(runs, "delete");
   return moveRuns(
+    runsHome,
     runs.map((r) => r.run),
     trashDir(runsHome),
     "delete",
@@ -54,6 +67,7 @@ export function deleteRuns(runsHome: string, runs: RunInfo[]): Run[] {
 /** Moves deleted runs back into the runs home. */
 export function restoreRuns(runsHome: string, runs: RunInfo[]): Run[] {
   const moved = moveRuns(
+    runsHome,
     runs.map((r) => r.run),
     runsHome,
     "restore",
@@ -67,62 +81,67 @@ export function restoreRuns(runsHome: string, runs: RunInfo[]): Run[] {
 /** Removes runs for good, live or deleted. */
 export function purgeRuns(runsHome: string, runs: RunInfo[]): void {
   checkNotRunning(runs, "purge");
-  for (const { run } of runs) {
-    for (const part of runParts(run)) rmSync(part, { recursive: true, force: true });
-  }
+  const claims = claimAll(runsHome, runs.map((r) => r.run), "purge");
+  for (const claim of claims) removeClaim(claim);
   removeIfEmpty(trashDir(runsHome));
 }
 
 /**
- * Moves every run's parts to `home`, meta dirs first (see the module comment;
- * restores move them last). Every target is checked before anything moves, and
- * a move that fails undoes the ones before it: the runs home ends as it was or
- * as asked, never in between.
+ * Claims every run, then moves each to `home`, meta dir last (see the module
+ * comment). Every target is checked before anything moves, and a move that
+ * fails undoes the ones before it: the runs home ends as it was or as asked,
+ * never in between.
  */
 function moveRuns(
+  runsHome: string,
   runs: Run[],
   home: string,
   verb: "delete" | "restore",
   clash: (run: Run) => string,
 ): Run[] {
-  const moves: [from: string, to: string][] = [];
   for (const run of runs) {
-    const target = runIn(home, run);
-    const from = runParts(run);
-    const to = runParts(target);
-    if (to.some((p, i) => existsSync(from[i]) && existsSync(p))) {
+    const there = runParts(runIn(home, run));
+    if (runParts(run).some((p, i) => existsSync(p) && existsSync(there[i]))) {
       throw new RunstageError(clash(run));
     }
-    // A part a half-written run lacks is simply not moved.
-    const pairs = from.map((p, i) => [p, to[i]] as [string, string])
-      .filter(([p]) => existsSync(p));
-    moves.push(...(verb === "restore" ? pairs.reverse() : pairs));
   }
+  const claims = claimAll(runsHome, runs, verb);
   const createdHome = !existsSync(home);
-  const done: [string, string][] = [];
+  const done: Claim[] = [];
   try {
     mkdirSync(home, { recursive: true });
-    for (const [from, to] of moves) {
-      renameSync(from, to);
-      done.push([from, to]);
+    for (const claim of claims) {
+      releaseClaim(claim, home);
+      done.push(claim);
     }
   } catch (err) {
-    for (const [from, to] of done.reverse()) renameSync(to, from);
+    for (const claim of done.reverse()) moveRun(runIn(home, claim.origin), claim.origin);
+    for (const claim of claims.filter((c) => !done.includes(c))) undoClaim(claim);
     if (createdHome) removeIfEmpty(home);
     const reason = (err as NodeJS.ErrnoException).code ?? String(err);
     throw new RunstageError(
-      `cannot ${verb} runs: moving into ${dirname(moves[done.length]?.[1] ?? home)} failed` +
-        ` (${reason}); nothing was moved`,
+      `cannot ${verb} runs: moving into ${quotePath(home)} failed (${reason}); nothing was moved`,
     );
   }
   return runs.map((run) => runIn(home, run));
 }
 
-/** The trash goes away with its last run, so a delete and restore leave no trace. */
-function removeIfEmpty(dir: string): void {
+/**
+ * Claims each run for `verb`; when another command has taken one, gives back
+ * the ones claimed so far and says what became of that run.
+ */
+function claimAll(runsHome: string, runs: Run[], verb: ClaimVerb): Claim[] {
+  const claims: Claim[] = [];
   try {
-    rmdirSync(dir);
-  } catch {
-    // Not empty, or not there: either way there is nothing to tidy.
+    for (const run of runs) claims.push(claimRun(runsHome, run, verb));
+  } catch (err) {
+    for (const claim of claims.reverse()) undoClaim(claim);
+    if (!(err instanceof ClaimLost)) throw err;
+    throw new RunstageError(
+      `cannot ${verb} run ${err.run.name}: ${err.happened}; nothing was ${PAST[verb]}`,
+    );
   }
+  return claims;
 }
+
+const PAST: Record<ClaimVerb, string> = { delete: "deleted", restore: "restored", purge: "purged" };

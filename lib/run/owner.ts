@@ -1,0 +1,74 @@
+/**
+ * Who owns a hidden work dir or temp file (import's staging dir, export's temp
+ * file, a delete's or purge's claim on a run), written into its name: the pid,
+ * the process's start time and a digest of the host name. A command killed
+ * with kill -9 cannot clean up after itself, so the next one that writes there
+ * does, but only once it is sure the owner is gone: a pid alone could have
+ * been reused by another process, and a pid of another host (a runs home on a
+ * network file system) says nothing about this host's processes.
+ *
+ * The tag goes into a name, so it is made when the dir or file is made, by the
+ * same mkdir or open: there is no moment when a work dir exists with no owner.
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import process from "node:process";
+import { processAlive } from "./process.ts";
+
+export interface Owner {
+  pid: number;
+  /** Start time of the process in clock ticks since boot (Linux), or "x" where unknown. */
+  start: string;
+  /** 8 hex digits of the host name's SHA-256: short, and safe in a file name. */
+  host: string;
+}
+
+/** `<pid>.<start>.<host>` as it appears in a name. */
+export const OWNER_TAG = String.raw`\d+\.(?:\d+|x)\.[0-9a-f]{8}`;
+
+/** This process as an owner. */
+export function thisOwner(): Owner {
+  return { pid: process.pid, start: processStart(process.pid) ?? "x", host: hostHash() };
+}
+
+/** The tag of `owner` (this process unless given) for a name. */
+export function ownerTag(owner: Owner = thisOwner()): string {
+  return `${owner.pid}.${owner.start}.${owner.host}`;
+}
+
+/** The owner a tag names, or undefined when it is not a tag. */
+export function parseOwnerTag(tag: string): Owner | undefined {
+  const match = /^(\d+)\.(\d+|x)\.([0-9a-f]{8})$/.exec(tag);
+  if (!match) return undefined;
+  return { pid: Number(match[1]), start: match[2], host: match[3] };
+}
+
+/**
+ * True only when `owner` is surely dead: it ran on this host and its pid is
+ * not alive, or is alive but started at another time (a reused pid). The owner
+ * of another host is never judged from here.
+ */
+export function ownerGone(owner: Owner): boolean {
+  if (owner.host !== hostHash()) return false;
+  if (!processAlive(owner.pid)) return true;
+  const start = processStart(owner.pid);
+  return start !== undefined && owner.start !== "x" && start !== owner.start;
+}
+
+function hostHash(): string {
+  return createHash("sha256").update(hostname()).digest("hex").slice(0, 8);
+}
+
+/** Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const start = fields[19];
+    return /^\d+$/.test(start ?? "") ? start : undefined;
+  } catch {
+    return undefined; // No /proc (macOS, Windows): the pid is all there is.
+  }
+}
