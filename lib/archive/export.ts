@@ -4,17 +4,17 @@
  * index, which comes first in the archive so import can check entries as they
  * stream past, and once to write it, hashed again so that a file changing
  * meanwhile fails the export instead of shipping a lie. The archive is written
- * to a temp file beside the target and renamed at the end: a failed export
- * leaves no half file. A stop signal (options.signal) is heeded between files
+ * to a temp file beside the target (tempfile.ts) and renamed at the end: a
+ * failed export leaves no half file, and one killed with kill -9 leaves one
+ * that the next export to that path removes. A stop signal (options.signal) is heeded between files
  * and between chunks of both passes: the export throws RunInterrupted, having
  * removed its temp file.
  */
 import { Buffer } from "node:buffer";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createWriteStream, existsSync, statSync } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
-import process from "node:process";
+import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { type Pack, pack } from "tar-stream";
@@ -40,6 +40,7 @@ import { comparePaths } from "../fs/pathorder.ts";
 import { quotePath } from "../fs/quote.ts";
 import type { RunInfo } from "../run/listing.ts";
 import { checkNotRunning } from "../run/trash.ts";
+import { removeDeadTempFiles, tempFileFor } from "./tempfile.ts";
 
 /**
  * A live run's source files are links into a project on this machine: on another
@@ -252,10 +253,9 @@ async function writeArchive(
   sources: Map<string, string>,
   options: ExportOptions,
 ): Promise<void> {
-  const tmp = join(
-    dirname(file),
-    `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`,
-  );
+  // What an export to this path that was killed left behind goes first.
+  removeDeadTempFiles(file);
+  const tmp = tempFileFor(file);
   const tar = pack();
   // streamx streams work with node's pipeline; their typings are not node's.
   const source = tar as unknown as NodeJS.ReadableStream;

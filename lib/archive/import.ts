@@ -8,7 +8,10 @@
  * against it (its path, type, size, digest, link target), then every run's
  * manifest against its files. Only when all of that holds do the runs move
  * into place, all of them or none. Whatever fails, the staging dir goes, and
- * a runs home that did not exist before does not exist after.
+ * a runs home that did not exist before does not exist after. The staging
+ * dir's name says whose it is (lib/run/leftovers.ts), so that of an import
+ * killed with kill -9 is removed by the next command that writes to the runs
+ * home, and that of an import still at work never is.
  *
  * Streaming and checking entries is extract.ts; the runs home side (runs
  * already there, manifests, the move into place) is place.ts. This module runs
@@ -22,6 +25,7 @@ import { RunstageError } from "../errors.ts";
 import { checkAborted } from "../interrupt.ts";
 import type { ArchiveProgress } from "./export.ts";
 import { runAt } from "../run/identity.ts";
+import { importStagingPrefix, sweepRunsHome } from "../run/leftovers.ts";
 import { extractArchive, isSystemError } from "./extract.ts";
 import { applyDirModes, checkManifest, moveIntoPlace, presentRuns } from "./place.ts";
 import { quotePath } from "../fs/quote.ts";
@@ -65,9 +69,11 @@ export async function importArchive(
   const size = archiveSize(file);
   const gzip = await startsWithGzipMagic(file);
   const createdHome = makeRunsHome(runsHome);
+  // What killed imports and deletes left here goes first; a live import's staging dir stays.
+  sweepRunsHome(runsHome);
   let staging: string | undefined;
   try {
-    staging = mkdtempSync(join(runsHome, ".import-"));
+    staging = mkdtempSync(join(runsHome, importStagingPrefix()));
     const present = new Set<string>();
     const index = await extractArchive(file, gzip, staging, size, options, async (index) => {
       for (const id of await presentRuns(runsHome, index, options.signal)) present.add(id);
