@@ -47,6 +47,7 @@ export function runInfoJson(info: RunInfo, vcs: RunVcs | undefined = runMeta.vcs
     name: info.run.name,
     op: info.op,
     status: info.status,
+    host: info.host ?? null,
     exitCode: info.exitCode ?? null,
     initialized: info.initialized ?? null,
     started: info.started ?? null,
@@ -178,13 +179,25 @@ function formatRuns(runs: RunInfo[]): string {
         r.index ? `[${r.index}]` : "",
         r.run.name,
         r.op,
-        r.live === undefined ? r.status : `${r.status} (live)`,
+        statusText(r),
         formatTime(r.started),
         ...metricNames.map((m) => formatMetric(r.metrics[m])),
       ];
       return withLabels ? [...row, r.label ?? ""] : row;
     }),
   ]);
+}
+
+/**
+ * A run's status as a person reads it: a live run says so, and a run whose
+ * process is on another host names that host (`running (host node-7)`).
+ */
+export function statusText(r: RunInfo): string {
+  const notes = [
+    ...(r.host === undefined ? [] : [`host ${r.host}`]),
+    ...(r.live === undefined ? [] : ["live"]),
+  ];
+  return notes.length === 0 ? r.status : `${r.status} (${notes.join(", ")})`;
 }
 
 /** Metric names in the order the listing first shows them: newest run first, then its keys. */

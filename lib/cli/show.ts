@@ -60,7 +60,8 @@ function formatShow(d: ReturnType<typeof runDetails>): string {
     ["op:", d.op],
     [
       "status:",
-      d.status + (d.exitCode !== null && d.exitCode !== 0 ? ` (exit code ${d.exitCode})` : ""),
+      d.status + (d.host === null ? "" : ` (host ${d.host})`) +
+      (d.exitCode !== null && d.exitCode !== 0 ? ` (exit code ${d.exitCode})` : ""),
     ],
     ["started:", formatTime(d.started ?? undefined)],
     ["stopped:", formatTime(d.stopped ?? undefined)],

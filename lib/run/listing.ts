@@ -7,10 +7,10 @@
  * run (never a manifest), and a file that is absent or half-written is simply
  * not there yet, never an error.
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { RunstageError, UsageError } from "../errors.ts";
-import { processAlive } from "./process.ts";
+import { type LockHolder, lockHolder, type ProcessLock } from "./process.ts";
 import { type MetricValue, runMeta } from "./meta.ts";
 import { liveProjectDir } from "./projectdir.ts";
 import { type Run, RUN_ID_PATTERN, runAt, runName } from "./identity.ts";
@@ -49,6 +49,8 @@ export interface RunInfo {
   stopped?: number;
   /** Meta `label`, when set. */
   label?: string;
+  /** A running run whose process is on another host (its `proc/lock` says which). */
+  host?: string;
   /** The `metrics` of meta `summary.json`; empty when it has none. */
   metrics: Record<string, MetricValue>;
   /** In the trash: `run` points into `<runs home>/.trash`. */
@@ -69,23 +71,44 @@ export function trashDir(runsHome: string): string {
 
 /**
  * The first rule that holds: `proc/exit` (0 completed, > 0 error, < 0 terminated);
- * `proc/lock` naming a live process (running) or a dead one (terminated);
+ * `proc/lock` naming the run's live process (running), or a process of another
+ * host (running there: not this host's to judge), or none that lives (terminated);
  * `staged`; `initialized` (pending); else unknown.
  */
 export function runStatus(run: Run, exit = runMeta.exit.read(run)): RunStatus {
   if (exit !== undefined) return exit === 0 ? "completed" : exit > 0 ? "error" : "terminated";
-  const lock = runMeta.lock.read(run);
-  if (lock !== undefined) return processAlive(lock) ? "running" : "terminated";
+  const holder = lockState(run);
+  if (holder !== undefined) return holder.state === "dead" ? "terminated" : "running";
   if (runMeta.staged.exists(run)) return "staged";
   if (runMeta.initialized.exists(run)) return "pending";
   return "unknown";
 }
 
-/** The pid of the process a run's `proc/lock` names, when that process is alive. */
-export function runningPid(run: Run): number | undefined {
+/** The lock of a run whose process is alive here or runs on another host. */
+export function runningLock(run: Run): ProcessLock | undefined {
   if (runMeta.exit.exists(run)) return undefined;
-  const pid = runMeta.lock.read(run);
-  return pid !== undefined && processAlive(pid) ? pid : undefined;
+  const lock = runMeta.lock.read(run);
+  return lock !== undefined && lockHolder(lock, lockContext(run)).state !== "dead"
+    ? lock
+    : undefined;
+}
+
+/** Who holds the run's `proc/lock`; undefined when it has none. */
+function lockState(run: Run): LockHolder | undefined {
+  const lock = runMeta.lock.read(run);
+  return lock === undefined ? undefined : lockHolder(lock, lockContext(run));
+}
+
+/** When the lock was written and the run initialized: what tells an old lock's pid was reused. */
+function lockContext(run: Run) {
+  let writtenAtMs: number | undefined;
+  try {
+    writtenAtMs = statSync(join(run.metaDir, runMeta.lock.name)).mtimeMs;
+  } catch {
+    // Removed meanwhile.
+  }
+  const initialized = runMeta.initialized.read(run);
+  return { writtenAtMs, initializedMs: initialized === undefined ? undefined : initialized / 1000 };
 }
 
 export interface ListOptions {
@@ -131,6 +154,7 @@ export function readRunInfo(runsHome: string, id: string): RunInfo | undefined {
   const run = runAt(runsHome, id, runName(id));
   const exit = runMeta.exit.read(run);
   const status = runStatus(run, exit);
+  const holder = status === "running" ? lockState(run) : undefined;
   // A run with no readable meta at all is either being created or being removed.
   if (status === "unknown" && !existsSync(run.metaDir)) return undefined;
   return {
@@ -143,6 +167,7 @@ export function readRunInfo(runsHome: string, id: string): RunInfo | undefined {
     started: runMeta.started.read(run),
     stopped: runMeta.stopped.read(run),
     label: runMeta.label.read(run),
+    ...(holder?.state === "elsewhere" ? { host: holder.host } : {}),
     metrics: runMeta.summary.read(run)?.metrics ?? {},
     deleted: false,
     live: liveProjectDir(run),

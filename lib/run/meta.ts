@@ -20,6 +20,7 @@ import {
   TEXT,
   TIMESTAMP,
 } from "./metafile.ts";
+import { PROCESS_LOCK } from "./process.ts";
 import { writeProjectRef } from "./projectdir.ts";
 import { isRunVcs, type RunVcs } from "./vcs.ts";
 
@@ -139,8 +140,8 @@ export const runMeta = {
   vcs: new MetaFile<RunVcs>("vcs", jsonCodec(isRunVcs)),
   /** A dirty work tree's changes against `vcs.commit`, a binary git patch. */
   vcsDiff: new BinaryMetaFile("vcs.diff"),
-  /** The pid of the process working on the run while it works (see `runStatus`). */
-  lock: new MetaFile("proc/lock", INTEGER),
+  /** The process working on the run while it works: pid, host, start (see `runStatus`). */
+  lock: new MetaFile("proc/lock", PROCESS_LOCK),
   /** Unified diffs of the config values written into the run's copies. */
   patched: new MetaFile("log/patched", TEXT),
   /** The dependencies resolved for the run, as lib/depends writes them. */

@@ -25,7 +25,8 @@ import {
   undoClaim,
 } from "./claim.ts";
 import { type Run, runAt } from "./identity.ts";
-import { type RunInfo, runningPid, trashDir } from "./listing.ts";
+import { type RunInfo, runningLock, trashDir } from "./listing.ts";
+import { thisHost } from "./process.ts";
 
 /** A run's parts, meta dir first. */
 function runParts(run: Run): string[] {
@@ -40,11 +41,14 @@ function runIn(home: string, run: Run): Run {
 /** Running runs cannot be moved or removed: their process is still writing them. */
 export function checkNotRunning(runs: RunInfo[], verb: string): void {
   for (const { run } of runs) {
-    const pid = runningPid(run);
-    if (pid !== undefined) {
+    const lock = runningLock(run);
+    if (lock !== undefined) {
+      const where = lock.host === undefined || lock.host === thisHost()
+        ? ""
+        : ` on host ${lock.host}`;
       throw new RunstageError(
-        `cannot ${verb} run ${run.name}: it is running (pid ${pid}); wait for it to finish` +
-          ` or stop that process first`,
+        `cannot ${verb} run ${run.name}: it is running (pid ${lock.pid}${where}); wait for it` +
+          ` to finish or stop that process first`,
       );
     }
   }

@@ -13,6 +13,13 @@ import { logRunner, pyRepr, runMeta } from "../run/meta.ts";
 import type { ExecCommand, Phase } from "../gagefile/opdef.ts";
 import { OutputWriter, type Stream } from "../run/output.ts";
 import type { Run } from "../run/identity.ts";
+import { lockForProcess } from "../run/process.ts";
+
+/**
+ * Every process a phase starts carries this variable, set to a tag of the
+ * phase, so what it leaves behind can be found and ended (see `GUARD`).
+ */
+export const TAG_VARIABLE = "RUNSTAGE_PROCESS_TAG";
 
 /** Exit code reported when a command cannot be started at all, as a shell does. */
 export const EXIT_NOT_FOUND = 127;
@@ -91,24 +98,61 @@ export async function runPhase(
 }
 
 /**
- * Runs the op's command in its own process group under a two-line /bin/sh guard.
+ * Runs the op's command in its own process group under a small /bin/sh guard.
  * The guard starts a watchdog in the background, then execs the op, so the op
  * keeps the guard's pid, its stdin and normal signal handling (a background
  * job of a non-interactive shell would ignore SIGINT, and could not undo it).
  * The watchdog blocks reading fd 3, a pipe from runstage that is never written,
- * and kills the whole group when the read ends: when runstage dies, even by
- * SIGKILL, and when runstage closes the pipe after the op has exited, which
- * also ends any process the op left behind. So no process of the op outlives
- * runstage. It ignores INT, TERM and HUP: a forwarded Ctrl-C cannot disarm it.
+ * and ends the phase's processes when the read ends: when runstage dies, even
+ * by SIGKILL, and when runstage closes the pipe after the op has exited. So no
+ * process of the op outlives runstage. It ignores INT, TERM and HUP: a
+ * forwarded Ctrl-C cannot disarm it.
+ *
+ * Ending them is `SWEEP`: every process whose environment carries the phase's
+ * tag (`TAG_VARIABLE`, inherited by everything the op starts, also by what
+ * leaves its process group with setsid or a double fork) is killed, read from
+ * /proc where there is one, then the whole process group. The watchdog drops
+ * the tag from its environment first, so the sweep never finds itself. It
+ * holds fd 4 until it is done: runstage goes on only once nothing is left.
  */
 const GUARD = `
+sweep=$1; shift
 case "$1" in */*) ;; *) command -v "$1" >/dev/null 2>&1 || { echo "runstage: $1: command not found" >&2; exit 127; } ;; esac
-( trap '' INT TERM HUP; read _ <&3; kill -KILL 0 ) </dev/null >/dev/null 2>&1 &
-exec 3<&- "$@"
+( trap '' INT TERM HUP; read _ <&3; exec 3<&-; tag=$${TAG_VARIABLE}; unset ${TAG_VARIABLE}; exec /bin/sh -c "$sweep" runstage-sweep "$tag" ) </dev/null >/dev/null 2>&1 &
+exec 3<&- 4>&- "$@"
+`;
+
+/** Kills what carries tag $1, until nothing does (a few rounds: a process may fork meanwhile). */
+const SWEEP = `
+for _ in 1 2 3 4 5 6 7 8; do
+  pids=$(grep -lzxF "${TAG_VARIABLE}=$1" /proc/[0-9]*/environ 2>/dev/null | sed 's|^/proc/\\([0-9]*\\)/environ$|\\1|')
+  [ -n "$pids" ] || break
+  kill -KILL $pids 2>/dev/null
+done
+kill -KILL 0
 `;
 
 /** Where the guard cannot run (no /bin/sh), commands run as they are. */
 const USE_GUARD = process.platform !== "win32";
+
+/** How long runstage waits for the sweep before it goes on regardless (a hung /proc read). */
+const SWEEP_WAIT_MS = 10_000;
+
+/**
+ * The phase's environment: inherited, then the phase's own variables, then the
+ * process tag; Python unbuffered unless either environment says otherwise, so
+ * its lines arrive (and are timestamped) as they are printed.
+ */
+export function phaseEnv(
+  options: Pick<PhaseOptions, "env" | "baseEnv">,
+  tag: string,
+): Record<string, string | undefined> {
+  const base = options.baseEnv ?? process.env;
+  const python = base.PYTHONUNBUFFERED === undefined && options.env.PYTHONUNBUFFERED === undefined
+    ? { PYTHONUNBUFFERED: "1" }
+    : {};
+  return { ...base, ...python, ...options.env, [TAG_VARIABLE]: tag };
+}
 
 function spawnCaptured(
   run: Run,
@@ -116,8 +160,10 @@ function spawnCaptured(
   options: PhaseOptions,
   output: OutputWriter,
 ): Promise<number> {
-  const env = { ...(options.baseEnv ?? process.env), ...options.env };
-  const [cmd, ...args] = USE_GUARD ? ["/bin/sh", "-c", GUARD, "runstage-guard", ...argv] : argv;
+  const env = phaseEnv(options, crypto.randomUUID());
+  const [cmd, ...args] = USE_GUARD
+    ? ["/bin/sh", "-c", GUARD, "runstage-guard", SWEEP, ...argv]
+    : argv;
   return new Promise((resolve) => {
     const child = spawn(cmd, args, {
       cwd: options.cwd,
@@ -127,19 +173,21 @@ function spawnCaptured(
         options.echo ? "inherit" : "ignore",
         "pipe",
         "pipe",
-        ...(USE_GUARD ? ["pipe" as const] : []),
+        ...(USE_GUARD ? ["pipe" as const, "pipe" as const] : []),
       ],
     });
     const stopForwarding = forwardInterrupts(child.pid, options.interrupt);
-    if (child.pid !== undefined) runMeta.lock.write(run, child.pid);
+    if (child.pid !== undefined) runMeta.lock.write(run, lockForProcess(child.pid));
     const capture = (stream: Stream) => (chunk: Uint8Array) => {
       output.write(chunk, stream);
       options.echo?.(chunk, stream);
     };
     child.stdout!.on("data", capture(0));
     child.stderr!.on("data", capture(1));
-    // Done when the op has exited and both output streams have ended. Not on
-    // "close": the watchdog holds fd 3 until runstage lets it go.
+    // Done when the op has exited, both output streams have ended and the sweep
+    // is over. Not on "close": the watchdog holds fd 3 until runstage lets it go.
+    const watchdog = child.stdio[4] as NodeJS.ReadableStream | null | undefined;
+    const swept = watchdog ? sweepDone(watchdog) : Promise.resolve();
     const ended = Promise.all([child.stdout!, child.stderr!].map(streamEnded));
     child.on("error", (err: NodeJS.ErrnoException) => {
       // The command never ran: say why in its output, as a shell would.
@@ -151,10 +199,10 @@ function spawnCaptured(
       resolve(EXIT_NOT_FOUND);
     });
     child.on("exit", (code, signal) => {
-      // Releases the watchdog: it ends whatever the op left running in its group,
-      // which also lets the output streams end.
+      // Releases the watchdog: it ends whatever the op left running, which also
+      // lets the output streams end.
       child.stdio[3]?.destroy();
-      ended.then(() => {
+      Promise.all([ended, swept]).then(() => {
         stopForwarding();
         const received = options.interrupt?.received;
         // Stopped on the user's word: terminated by that signal, however the op exited.
@@ -163,6 +211,16 @@ function spawnCaptured(
       });
     });
   });
+}
+
+/** The sweep has ended when the watchdog's fd 4 closes; it is bounded, should /proc hang. */
+function sweepDone(stream: NodeJS.ReadableStream): Promise<void> {
+  stream.resume();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, SWEEP_WAIT_MS);
+  });
+  return Promise.race([streamEnded(stream), bound]).finally(() => clearTimeout(timer));
 }
 
 function streamEnded(stream: NodeJS.ReadableStream): Promise<void> {

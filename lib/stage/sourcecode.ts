@@ -13,6 +13,7 @@ import type { Interrupt } from "../interrupt.ts";
 import type { RunFiles } from "../run/fileslog.ts";
 import type { Run } from "../run/identity.ts";
 import { logRunner, pyRepr, runMeta } from "../run/meta.ts";
+import { lockForProcess } from "../run/process.ts";
 import type { SourceSelection } from "../source/select.ts";
 import { runPhase, stagingEnv } from "./exec.ts";
 import type { StagePlan } from "./plan.ts";
@@ -49,7 +50,7 @@ export async function placeSourcecode(
   const onProgress = options.onProgress;
   // runstage itself is this phase's process while it copies: a kill -9 now
   // leaves a lock naming a dead pid, so the run reads as terminated.
-  runMeta.lock.write(run, process.pid);
+  runMeta.lock.write(run, lockForProcess(process.pid));
   const placed = await stager.place(selection.files, run.runDir, {
     onProgress: onProgress && ((p) => onProgress({ ...p, ...totals })),
     signal: options.interrupt?.signal,

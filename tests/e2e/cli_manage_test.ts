@@ -567,8 +567,10 @@ Deno.test("delete and purge refuse a running run, and leave everything as it was
       while (lockPid === undefined && Date.now() < deadline) {
         const running = (await json<{ status: string; metaDir: string }[]>(cli("runs", "--json")))
           .find((r) => r.status === "running");
-        if (running) lockPid = Number(await Deno.readTextFile(`${running.metaDir}/proc/lock`));
-        else await new Promise((r) => setTimeout(r, 100));
+        if (running) {
+          // proc/lock: `<pid> <host> <start>`.
+          lockPid = Number((await Deno.readTextFile(`${running.metaDir}/proc/lock`)).split(" ")[0]);
+        } else await new Promise((r) => setTimeout(r, 100));
       }
       assert.ok(lockPid, "the sleepy run shows as running");
       // Let runstage finish writing what it writes as the op starts: the checks
