@@ -10,8 +10,15 @@
 export const INDEX_NAME = "runstage-index.json";
 export const ARCHIVE_FORMAT = "runstage-archive";
 export const ARCHIVE_VERSION = 1;
-/** An index this big would be millions of entries: refuse rather than hold it. */
-export const MAX_INDEX_BYTES = 256 * 1024 * 1024;
+/**
+ * The most an index may hold, in bytes and in entries. Import holds the index
+ * in memory (about 1.5 KB an entry once parsed), so a bigger one is refused
+ * before it is read (its size) or parsed (its entries, counted in its bytes),
+ * and export refuses to write one. 250,000 entries is a run of about as many
+ * files; more must travel in several archives.
+ */
+export const MAX_INDEX_BYTES = 64 * 1024 * 1024;
+export const MAX_INDEX_ENTRIES = 250_000;
 
 export interface DirEntry {
   path: string;

@@ -18,11 +18,14 @@ import {
   type ArchiveEntry,
   type ArchiveIndex,
   ArchiveRefusal,
+  countIndexEntries,
   type FileEntry,
   INDEX_NAME,
   MAX_INDEX_BYTES,
+  MAX_INDEX_ENTRIES,
   parseIndex,
   type SymlinkEntry,
+  tooManyEntries,
   unsafePathReason,
 } from "./format.ts";
 import { RunstageError } from "../errors.ts";
@@ -80,15 +83,22 @@ export async function extractArchive(
     source.destroy();
     if (
       err instanceof ArchiveRefusal || err instanceof RunstageError ||
-      err instanceof RunInterrupted || isSystemError(err)
+      err instanceof RunInterrupted || isSystemError(err) || isDiskFull(err)
     ) {
       throw err;
     }
     // A gzip or tar error: the stream that failed says why better than the one it closed.
     const cause = await fed.then(() => undefined, (e) => e);
+    if (isDiskFull(cause)) throw cause;
     throw corrupt(cause ?? err, reader.position());
   }
   return reader.finish();
+}
+
+/** A write refused for want of space (or of quota): the disk's fault, never the archive's. */
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
 }
 
 /** An error of a system call (a full disk, say), as opposed to one about the archive's bytes. */
@@ -97,7 +107,7 @@ export function isSystemError(err: unknown): boolean {
 }
 
 function corrupt(err: unknown, position: string): Error {
-  if (isSystemError(err)) return err as Error;
+  if (isSystemError(err) || isDiskFull(err)) return err as Error;
   const e = err as NodeJS.ErrnoException;
   const what = typeof e.code === "string" && e.code.startsWith("Z_")
     ? `gzip: ${e.message}`
@@ -172,13 +182,20 @@ class EntryChecker {
         `it does not start with ${INDEX_NAME}: not an archive made by "runstage export"`,
       );
     }
+    // Bounded before it is read, and its entries counted before it is parsed:
+    // refusing an index too big to be one costs next to nothing.
     if (header.size > MAX_INDEX_BYTES) {
-      throw new ArchiveRefusal(`its index ${INDEX_NAME} is too large (${header.size} bytes)`);
+      throw new ArchiveRefusal(
+        `its index ${INDEX_NAME} is ${header.size} bytes, more than runstage imports from one` +
+          ` archive (${MAX_INDEX_BYTES}): export the runs into several archives`,
+      );
     }
     const chunks: Uint8Array[] = [];
     for await (const chunk of data) chunks.push(chunk);
-    const text = new TextDecoder().decode(concat(chunks));
-    const index = parseIndex(text);
+    const bytes = concat(chunks);
+    const count = countIndexEntries(bytes);
+    if (count > MAX_INDEX_ENTRIES) throw tooManyEntries(count);
+    const index = parseIndex(new TextDecoder().decode(bytes));
     for (const entry of index.entries) this.#byPath.set(entry.path, entry);
     await this.onIndex(index);
     this.#index = index;

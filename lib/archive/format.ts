@@ -14,6 +14,7 @@
  * split off to keep each part about one thing; both are re-exported here, so
  * export, import and tests take the whole format from this module.
  */
+import { Buffer } from "node:buffer";
 import { isAbsolute } from "node:path";
 import { RUN_ID_PATTERN, runName } from "../run/identity.ts";
 import {
@@ -25,6 +26,7 @@ import {
   ArchiveRefusal,
   type FileEntry,
   INDEX_NAME,
+  MAX_INDEX_ENTRIES,
   runPartPaths,
 } from "./entry.ts";
 import { quotePath } from "../fs/quote.ts";
@@ -48,6 +50,16 @@ export function unsafePathReason(path: string): string | undefined {
     return `is not a plain path (empty or "." segment)`;
   }
   return undefined;
+}
+
+/**
+ * Why a name is refused for holding a control character (C0, DEL, C1), or
+ * undefined: such a name could pass for another in a listing or a message,
+ * or drive the terminal that shows it, so archives do not carry them.
+ */
+export function controlCharacterReason(path: string): string | undefined {
+  // deno-lint-ignore no-control-regex
+  return /[\x00-\x1f\x7f-\x9f]/.test(path) ? "has a control character in its name" : undefined;
 }
 
 /**
@@ -127,6 +139,34 @@ export function parseIndex(text: string): ArchiveIndex {
   };
 }
 
+/** Why an index is refused for its size alone, before any of it is checked. */
+export function tooManyEntries(count: number): ArchiveRefusal {
+  return new ArchiveRefusal(
+    `its index lists ${count} entries, more than runstage imports from one archive` +
+      ` (${MAX_INDEX_ENTRIES}): export the runs into several archives`,
+  );
+}
+
+/**
+ * How many entries an index's bytes hold, counted without parsing them: each
+ * entry has one `"path":` key, and no string value can hold that unescaped.
+ */
+export function countIndexEntries(bytes: Uint8Array): number {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let count = 0;
+  for (let at = buf.indexOf(PATH_KEY); at !== -1; at = buf.indexOf(PATH_KEY, at + 1)) {
+    let next = at + PATH_KEY.length;
+    while (
+      next < buf.length &&
+      (buf[next] === 0x20 || buf[next] === 0x0a || buf[next] === 0x0d || buf[next] === 0x09)
+    ) next++;
+    if (buf[next] === 0x3a) count++;
+  }
+  return count;
+}
+
+const PATH_KEY = Buffer.from(`"path"`);
+
 function badIndex(what: string): ArchiveRefusal {
   return new ArchiveRefusal(`its index ${INDEX_NAME} is invalid: ${what}`);
 }
@@ -148,6 +188,7 @@ function checkRuns(value: unknown): ArchivedRun[] {
 
 function checkEntries(value: unknown, runs: ArchivedRun[]): ArchiveEntry[] {
   if (!Array.isArray(value)) throw badIndex("it has no entries");
+  if (value.length > MAX_INDEX_ENTRIES) throw tooManyEntries(value.length);
   const roots = new Set(runs.flatMap((r) => runPartPaths(r.id)));
   const entries = value.map(checkEntry);
   const byPath = new Map<string, ArchiveEntry>();
@@ -196,7 +237,7 @@ function checkEntry(value: unknown): ArchiveEntry {
   const e = (value ?? {}) as Record<string, unknown>;
   const path = e.path;
   if (typeof path !== "string") throw badIndex(`an entry has no path`);
-  const unsafe = unsafePathReason(path);
+  const unsafe = unsafePathReason(path) ?? controlCharacterReason(path);
   if (unsafe) throw badIndex(`entry ${quotePath(path)} ${unsafe}`);
   const isMode = (m: unknown): m is number =>
     Number.isInteger(m) && (m as number) >= 0 &&
@@ -217,7 +258,6 @@ function checkEntry(value: unknown): ArchiveEntry {
       if (!Number.isSafeInteger(mtime)) {
         throw badIndex(`entry ${quotePath(path)} has no valid mtime`);
       }
-      if (!Number.isSafeInteger(mtime)) throw badIndex(`entry "${path}" has no valid mtime`);
       return {
         path,
         type: "file",

@@ -13,8 +13,9 @@
  * killed with kill -9 is removed by the next command that writes to the runs
  * home, and that of an import still at work never is.
  *
- * Streaming and checking entries is extract.ts; the runs home side (runs
- * already there, manifests, the move into place) is place.ts. This module runs
+ * Streaming and checking entries is extract.ts; what a run must be to be let
+ * in (its manifest, its meta) and whether the disk has room is admit.ts; the
+ * runs home side (runs already there, the move into place) is place.ts. This module runs
  * those steps in order and owns the cleanup.
  */
 import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
@@ -26,8 +27,9 @@ import { checkAborted } from "../interrupt.ts";
 import type { ArchiveProgress } from "./export.ts";
 import { runAt } from "../run/identity.ts";
 import { importStagingPrefix, sweepRunsHome } from "../run/leftovers.ts";
-import { extractArchive, isSystemError } from "./extract.ts";
-import { applyDirModes, checkManifest, moveIntoPlace, presentRuns } from "./place.ts";
+import { extractArchive, isDiskFull, isSystemError } from "./extract.ts";
+import { applyDirModes, moveIntoPlace, presentRuns } from "./place.ts";
+import { checkFreeSpace, checkRun } from "./admit.ts";
 import { quotePath } from "../fs/quote.ts";
 
 export interface ImportOptions {
@@ -77,9 +79,10 @@ export async function importArchive(
     const present = new Set<string>();
     const index = await extractArchive(file, gzip, staging, size, options, async (index) => {
       for (const id of await presentRuns(runsHome, index, options.signal)) present.add(id);
+      checkFreeSpace(file, runsHome, index);
     });
     const todo = index.runs.filter((r) => !present.has(r.id));
-    for (const run of todo) await checkManifest(runAt(staging!, run.id, run.name), options.signal);
+    for (const run of todo) await checkRun(runAt(staging!, run.id, run.name), options.signal);
     // The last moment to stop: once runs move, the import completes.
     checkAborted(options.signal);
     moveIntoPlace(staging, runsHome, todo);
@@ -133,6 +136,13 @@ function importError(file: string, runsHome: string, err: unknown): unknown {
   const nothing = "nothing was imported";
   if (err instanceof ArchiveRefusal) {
     return new RunstageError(`cannot import ${file}: ${err.message}; ${nothing}`);
+  }
+  if (isDiskFull(err)) {
+    return new RunstageError(
+      `cannot import ${quotePath(file)}: the disk is full (no space left in` +
+        ` ${quotePath(runsHome)}); ${nothing}; free some space there, or import into another` +
+        ` runs home (--runs DIR)`,
+    );
   }
   if (isSystemError(err)) {
     const code = (err as NodeJS.ErrnoException).code;

@@ -1,8 +1,8 @@
 /**
  * Import against the runs home: which of an archive's runs are there already
- * (to skip, or to refuse when their content differs), each new run held to its
- * own manifest, and the move from the staging dir into place, all runs or
- * none, meta dir last. Split from import.ts, which runs these steps in order
+ * (to skip, or to refuse when their content differs), and the move from the
+ * staging dir into place, all runs or none, meta dir last. What each new run
+ * must be to be let in is admit.ts. Split from import.ts, which runs these steps in order
  * and cleans up whatever happens.
  */
 import { chmod } from "node:fs/promises";
@@ -11,7 +11,6 @@ import { join } from "node:path";
 import {
   type ArchivedRun,
   type ArchiveIndex,
-  ArchiveRefusal,
   describeRun,
   entriesByRun,
   runPartPaths,
@@ -19,9 +18,7 @@ import {
 } from "./format.ts";
 import { RunstageError } from "../errors.ts";
 import { checkAborted } from "../interrupt.ts";
-import { readManifest, verifyRunFiles } from "../run/manifest.ts";
 import { comparePaths } from "../fs/pathorder.ts";
-import type { Run } from "../run/identity.ts";
 
 /**
  * The index's runs already in the runs home with the same content, to skip.
@@ -56,27 +53,6 @@ export async function presentRuns(
 }
 
 const NO_THROW = { throwIfNoEntry: false } as const;
-
-/**
- * A run's files against its own manifest, as `verify` would check them after
- * the import; an aborted `signal` stops it (RunInterrupted).
- */
-export async function checkManifest(run: Run, signal?: AbortSignal): Promise<void> {
-  const manifest = readManifest(run);
-  if (manifest === undefined) return; // never staged: nothing to hold it to
-  const report = await verifyRunFiles(run, manifest, signal);
-  const problems = [
-    ...report.modified.map((p) => `modified ${p}`),
-    ...report.missing.map((p) => `missing ${p}`),
-    ...report.unexpected.map((p) => `unexpected ${p}`),
-  ];
-  if (problems.length > 0) {
-    throw new ArchiveRefusal(
-      `run ${run.name} does not match its own manifest (${problems[0]}` +
-        `${problems.length > 1 ? `, and ${problems.length - 1} more` : ""})`,
-    );
-  }
-}
 
 /**
  * Renames each run's parts from the staging dir into the runs home, meta dir

@@ -335,7 +335,7 @@ Deno.test("import refuses a damaged or hostile archive and leaves the runs home 
       await assertImportRefused(
         fx,
         crafted,
-        /run \S+ does not match its own manifest \(modified train\.py\); nothing was imported/,
+        /run \S+ does not match its own manifest \(modified "train\.py"\); nothing was imported/,
       );
     });
 

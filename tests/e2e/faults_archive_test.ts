@@ -12,8 +12,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
-import { runstage, runstageCommand } from "../support/cli.ts";
-import { exists, withProject, withTempDir } from "../support/fixtures.ts";
+import { rows, runstage, runstageCommand } from "../support/cli.ts";
+import { exists, listTree, withProject, withTempDir } from "../support/fixtures.ts";
+import { fileEntry, indexOf, readTar, type TarEntry, withIndex, writeTar } from "../support/tar.ts";
 
 /** The op writes a file of BIG_MB MiB: an archive that takes a moment to write and read. */
 const BIG_MB = 32;
@@ -190,6 +191,151 @@ Deno.test({
       assert.equal(done.code, 0, new TextDecoder().decode(done.stderr));
       assert.deepEqual(namesIn(`${a.dir}/out`, temp), []);
       assert.ok(await exists(out));
+    });
+  },
+});
+
+// --- point 11: archives that must not be let in ------------------------------------------------
+
+/**
+ * Imports `archive` into a runs home holding another run: refused with exit 1 and
+ * one line matching `pattern`, the runs home as it was, no staging dir left.
+ */
+async function assertRefused(a: Archives, archive: string, pattern: RegExp, env = {}) {
+  const home = `${a.dir}/refusing`;
+  if (!(await exists(home))) {
+    assert.equal((await runstage(["--runs", home, "import", a.big])).code, 0);
+  }
+  const before = await listTree(home);
+  const r = await runstage(["--runs", home, "import", archive], { env });
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stdout, "");
+  assert.equal(rows(r.stderr).length, 1, r.stderr);
+  assert.match(r.stderr, /^runstage: cannot import /);
+  assert.match(r.stderr, pattern);
+  assert.deepEqual(await listTree(home), before, "the runs home is as it was");
+}
+
+Deno.test("import refuses, before anything moves, a run its manifest does not hold, and control characters in names and meta", async (t) => {
+  await withArchives(async (a) => {
+    const good = await readTar(a.small);
+    const id = indexOf(good).runs[0].id;
+    const crafted = `${a.dir}/crafted.tar`;
+    const craft = (entries: TarEntry[]) => writeTar(crafted, entries);
+    const adding = async (path: string, text: string) => {
+      const { tar, index } = await fileEntry(path, text);
+      return withIndex([...good, tar], (i) => i.entries.push(index));
+    };
+
+    await t.step(
+      "a completed run whose manifest was taken out, from the tar and the index",
+      async () => {
+        const manifest = `${id}.meta/manifest`;
+        await craft(withIndex(
+          good.filter((e) => e.header.name !== manifest),
+          (i) => i.entries = i.entries.filter((e) => e.path !== manifest),
+        ));
+        await assertRefused(
+          a,
+          crafted,
+          /run \S+ was staged but has no manifest, so its files cannot be verified/,
+        );
+      },
+    );
+
+    await t.step("a run-dir file the manifest does not list", async () => {
+      await craft(await adding(`${id}/extra.txt`, "not in the manifest"));
+      await assertRefused(
+        a,
+        crafted,
+        /does not match its own manifest \(unexpected "extra\.txt", which the manifest does not list\)/,
+      );
+    });
+
+    await t.step("a file whose name holds a newline or an escape", async () => {
+      for (const name of ["a\nb.txt", "\x1b[2Jc.txt"]) {
+        await craft(await adding(`${id}/${name}`, "x"));
+        await assertRefused(a, crafted, /has a control character in its name/);
+      }
+    });
+
+    await t.step("a label that would drive the terminal", async () => {
+      await craft(await adding(`${id}.meta/label`, "\x1b[2J\x1b[Hpwned"));
+      await assertRefused(a, crafted, /has control characters in its meta file "label"/);
+    });
+  });
+});
+
+Deno.test("an index with too many entries is refused before it is parsed, in little memory", async () => {
+  await withArchives(async (a) => {
+    const good = await readTar(a.small);
+    const { id } = indexOf(good).runs[0];
+    // 300,000 entries in about 30 MB of JSON: under the size bound, over the entries bound.
+    const index = indexOf(good);
+    for (let i = 0; i < 300_000; i++) {
+      index.entries.push({ path: `${id}/f${i}`, type: "dir", mode: 0o755 });
+    }
+    const data = new TextEncoder().encode(JSON.stringify(index));
+    await writeTar(`${a.dir}/huge.tar`, [{ header: good[0].header, data }]);
+    // A heap of 48 MB: parsing the index would need several times that.
+    await assertRefused(
+      a,
+      `${a.dir}/huge.tar`,
+      /its index lists 30\d{4} entries, more than runstage imports from one archive \(250000\): export the runs into several archives/,
+      { DENO_V8_FLAGS: "--max-old-space-size=48" },
+    );
+  });
+});
+
+/** Runs `fn` with a tmpfs of `options` mounted on `dir`, unmounted after. */
+async function withTmpfs(dir: string, options: string, fn: () => Promise<void>) {
+  await Deno.mkdir(dir, { recursive: true });
+  const mount = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", options, "tmpfs", dir],
+  })
+    .output();
+  assert.ok(mount.success, new TextDecoder().decode(mount.stderr));
+  try {
+    await fn();
+  } finally {
+    await new Deno.Command("umount", { args: [dir] }).output();
+  }
+}
+
+Deno.test({
+  name:
+    'a disk too small is refused before extracting; a disk that fills anyway is "disk full", not corrupt',
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    if (Deno.uid() !== 0) {
+      console.log("skipped: no root");
+      return;
+    }
+    await withArchives(async (a) => {
+      const mnt = `${a.dir}/mnt`;
+      // 8 MB free, and a 32 MB run to import.
+      await withTmpfs(mnt, "size=8m", async () => {
+        const r = await runstage(["--runs", `${mnt}/runs`, "import", a.big]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(rows(r.stderr).length, 1, r.stderr);
+        assert.match(
+          r.stderr,
+          /^runstage: cannot import .*: the disk is too full: its runs need 3\d\.\d MB and .* has \d\.\d MB free; free some space there, or import into another runs home \(--runs DIR\); nothing was imported\n$/,
+        );
+        assert.deepEqual(await listTree(mnt), [], "nothing was written");
+      });
+      // Room for the bytes, but for a few files only: the disk fills while extracting.
+      await withTmpfs(mnt, "size=64m,nr_inodes=12", async () => {
+        const r = await runstage(["--runs", `${mnt}/runs`, "import", a.small]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(rows(r.stderr).length, 1, r.stderr);
+        assert.doesNotMatch(r.stderr, /corrupt|truncated/);
+        assert.match(
+          r.stderr,
+          /^runstage: cannot import .*: the disk is full \(no space left in ".*\/runs"\); nothing was imported; free some space there/,
+        );
+        assert.deepEqual(await listTree(mnt), [], "nothing is left behind");
+      });
     });
   },
 });
