@@ -12,10 +12,10 @@
  */
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
-import { createWriteStream, existsSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, statSync, writeSync } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
-import { pipeline } from "node:stream/promises";
+import type { Writable } from "node:stream";
 import { createGzip } from "node:zlib";
 import { type Pack, pack } from "tar-stream";
 import {
@@ -38,6 +38,7 @@ import { liveProjectDir } from "../run/live.ts";
 import { readManifest } from "../run/manifest.ts";
 import { comparePaths } from "../fs/pathorder.ts";
 import { quotePath } from "../fs/quote.ts";
+import { writeFaultKind } from "../fs/writefault.ts";
 import type { RunInfo } from "../run/listing.ts";
 import { checkNotRunning } from "../run/trash.ts";
 import { removeDeadTempFiles, tempFileFor } from "./tempfile.ts";
@@ -257,11 +258,12 @@ async function writeArchive(
   removeDeadTempFiles(file);
   const tmp = tempFileFor(file);
   const tar = pack();
-  // streamx streams work with node's pipeline; their typings are not node's.
-  const source = tar as unknown as NodeJS.ReadableStream;
-  const out = createWriteStream(tmp, { flags: "wx" });
-  const written = gzip ? pipeline(source, createGzip(), out) : pipeline(source, out);
-  // A write error ends the pipeline while entries still wait on it: let them see it.
+  // A failure reaches us through `written` and each entry's callback, not as an event.
+  tar.on("error", () => {});
+  // streamx streams pipe into node's; their typings are not node's.
+  const bytes = gzip ? tar.pipe(createGzip() as unknown as Writable) : tar;
+  const written = writeArchiveFile(tmp, bytes as unknown as AsyncIterable<Uint8Array>);
+  // A write error ends the writing while entries still wait on it: let them see it.
   written.catch(() => tar.destroy(new Error("archive write failed")));
   try {
     const totalBytes = index.entries.reduce((n, e) => n + (e.type === "file" ? e.size : 0), 0);
@@ -286,13 +288,45 @@ async function writeArchive(
     await rename(tmp, file);
   } catch (err) {
     tar.destroy();
-    await written.catch(() => {});
+    // An entry stopped by a failed write says only that it was closed: the write says why.
+    const writeError = await written.then(() => undefined, (e: unknown) => e);
     await rm(tmp, { force: true });
     if (err instanceof RunstageError || err instanceof RunInterrupted) throw err;
+    const cause = writeFaultKind(writeError) === undefined ? err : writeError;
     throw new RunstageError(
-      `cannot export to ${file}: writing failed (${(err as NodeJS.ErrnoException).code ?? err});` +
-        ` no archive was written`,
+      `cannot export to ${file}: ${writeFailure(cause, file)}; no archive was written`,
     );
+  }
+}
+
+/** Why the archive could not be written, and what to do, for the one line. */
+function writeFailure(err: unknown, file: string): string {
+  switch (writeFaultKind(err)) {
+    case "full":
+      return `the disk is full (no space left in ${quotePath(dirname(file))}); free some space` +
+        ` there or choose another -o`;
+    case "read-only":
+      return `${quotePath(dirname(file))} is on a read-only file system; choose another -o`;
+    case "denied":
+      return `no permission to write in ${quotePath(dirname(file))}; choose another -o`;
+    default:
+      return `writing failed (${(err as NodeJS.ErrnoException).code ?? err})`;
+  }
+}
+
+/**
+ * Writes the archive's bytes to `tmp` as they come. Synchronous writes on
+ * purpose: under Deno, a failed asynchronous write to a file (a full disk)
+ * escapes as an uncaught error instead of failing the stream.
+ */
+async function writeArchiveFile(tmp: string, bytes: AsyncIterable<Uint8Array>): Promise<void> {
+  const fd = openSync(tmp, "wx");
+  try {
+    for await (const chunk of bytes) {
+      for (let at = 0; at < chunk.length;) at += writeSync(fd, chunk, at);
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 

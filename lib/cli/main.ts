@@ -6,6 +6,7 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import process from "node:process";
 import { RunstageError } from "../errors.ts";
+import { asWriteFault, WriteFault } from "../fs/writefault.ts";
 import { escapeControl } from "../fs/quote.ts";
 import { RunInterrupted } from "../interrupt.ts";
 import { catCommand } from "./cat.ts";
@@ -87,6 +88,12 @@ export async function main(args: string[]): Promise<number> {
     if (err instanceof RunInterrupted) {
       process.stderr.write(`runstage: stopped by ${err.sig}\n`);
       return err.exitCode;
+    }
+    // A full disk or a read-only file system is the machine's fault, not a bug: one line.
+    const fault = asWriteFault(err, (err as { path?: string }).path ?? "");
+    if (fault instanceof WriteFault) {
+      process.stderr.write(`runstage: ${escapeControl(fault.message)}\n`);
+      return fault.exitCode;
     }
     throw err;
   }

@@ -18,6 +18,7 @@ import { lstat, readdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { isUndecodableName } from "../fs/names.ts";
 import { comparePaths } from "../fs/pathorder.ts";
+import { writing } from "../fs/writefault.ts";
 import type { Run } from "./identity.ts";
 import { decodeLinePath, encodeLinePath } from "./linepath.ts";
 
@@ -256,11 +257,13 @@ export class RunFiles implements Iterable<[string, Readonly<FileEntry>]> {
   /** Appends `changes` to log/files, each path on its line (linepath.ts). */
   #append(changes: readonly FileChange[]): void {
     const path = join(this.#run.metaDir, "log", "files");
-    mkdirSync(dirname(path), { recursive: true });
     const lines = changes
       .map((c) => `${c.event} ${c.type} ${c.mtime ?? "-"} ${encodeLinePath(c.path)}\n`)
       .join("");
-    appendFileSync(path, lines);
+    writing(path, () => {
+      mkdirSync(dirname(path), { recursive: true });
+      appendFileSync(path, lines);
+    });
   }
 }
 

@@ -73,12 +73,15 @@ export function trashDir(runsHome: string): string {
  * The first rule that holds: `proc/exit` (0 completed, > 0 error, < 0 terminated);
  * `proc/lock` naming the run's live process (running), or a process of another
  * host (running there: not this host's to judge), or none that lives (terminated);
+ * `started` with neither (error: its end could not be recorded, a full disk or a
+ * meta dir gone read-only; never staged, or `start` would run the op again);
  * `staged`; `initialized` (pending); else unknown.
  */
 export function runStatus(run: Run, exit = runMeta.exit.read(run)): RunStatus {
   if (exit !== undefined) return exit === 0 ? "completed" : exit > 0 ? "error" : "terminated";
   const holder = lockState(run);
   if (holder !== undefined) return holder.state === "dead" ? "terminated" : "running";
+  if (runMeta.started.exists(run)) return "error";
   if (runMeta.staged.exists(run)) return "staged";
   if (runMeta.initialized.exists(run)) return "pending";
   return "unknown";
@@ -125,8 +128,10 @@ export function listRuns(runsHome: string, options: ListOptions = {}): RunInfo[]
   let names: string[];
   try {
     names = readdirSync(home);
-  } catch {
-    return [];
+  } catch (err) {
+    // No runs home yet is no runs; one that cannot be read is not "no runs".
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw unreadableRunsHome(home, err);
   }
   const runs: RunInfo[] = [];
   for (const name of names) {
@@ -144,6 +149,21 @@ export function listRuns(runsHome: string, options: ListOptions = {}): RunInfo[]
   );
   runs.forEach((r, i) => (r.index = i + 1));
   return runs;
+}
+
+function unreadableRunsHome(home: string, err: unknown): RunstageError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const reason = code === "ENOTDIR"
+    ? "it is not a directory"
+    : code === "EACCES" || code === "EPERM"
+    ? "permission denied"
+    : code === "ELOOP"
+    ? "its path has a loop of symbolic links"
+    : `${code ?? String(err)}`;
+  return new RunstageError(
+    `cannot read the runs home ${quotePath(home)} (${reason}): its runs cannot be listed;` +
+      ` make it readable, or pass --runs DIR`,
+  );
 }
 
 /**

@@ -17,6 +17,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { escapeControl } from "../fs/quote.ts";
+import { writing } from "../fs/writefault.ts";
 import { localIsoTime } from "./clock.ts";
 import type { Run } from "./identity.ts";
 
@@ -125,7 +126,8 @@ export function writeMeta(run: Run, name: string, content: string | Uint8Array):
 }
 
 export function removeMeta(run: Run, name: string): void {
-  rmSync(join(run.metaDir, name), { force: true });
+  const path = join(run.metaDir, name);
+  writing(path, () => rmSync(path, { force: true }));
 }
 
 /**
@@ -147,13 +149,21 @@ export function readMetaText(run: Run, name: string): string | undefined {
 
 /**
  * Temp file + rename: a reader (or a crash) sees the old file or the new one,
- * never half of one.
+ * never half of one. A write that fails (a full disk, a read-only file system)
+ * removes its temp file and throws a WriteFault naming `path`.
  */
 export function writeAtomic(path: string, content: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  writeFileSync(tmp, content);
-  renameSync(tmp, path);
+  writing(path, () => {
+    mkdirSync(dirname(path), { recursive: true });
+    try {
+      writeFileSync(tmp, content);
+      renameSync(tmp, path);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+  });
 }
 
 /** JSON as meta stores it: keys sorted at every level, 2-space indent, no trailing newline. */
@@ -176,6 +186,8 @@ export function logRunner(run: Run, message: string): void {
   // Each line escaped: a name with a control character cannot fake an event.
   const lines = message.split("\n").map((line) => `${stamp} ${escapeControl(line)}\n`).join("");
   const path = join(run.metaDir, "log", "runner");
-  mkdirSync(dirname(path), { recursive: true });
-  appendFileSync(path, lines);
+  writing(path, () => {
+    mkdirSync(dirname(path), { recursive: true });
+    appendFileSync(path, lines);
+  });
 }

@@ -5,6 +5,7 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import { asWriteFault, writing } from "../fs/writefault.ts";
 
 export type Stream = 0 | 1;
 export const INDEX_RECORD_SIZE = 9;
@@ -21,15 +22,47 @@ export class OutputWriter {
   #index: number;
   /** A line each stream has started but not finished, kept apart so streams never mix bytes. */
   #pending: [Uint8Array[], Uint8Array[]] = [[], []];
+  /**
+   * Why writing stopped (a full disk, say). Output arrives in event handlers,
+   * where a throw would bring the process down: the first failure is kept, the
+   * rest of the output is not written, and `checkWritten` throws it once the
+   * phase's process has ended.
+   */
+  #failure: unknown;
+  #otherFailure: unknown;
 
   constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-    this.#out = openSync(path, "w");
-    this.#index = openSync(`${path}.index`, "w");
+    [this.#out, this.#index] = writing(path, () => {
+      mkdirSync(dirname(path), { recursive: true });
+      return [openSync(path, "w"), openSync(`${path}.index`, "w")];
+    });
   }
 
   /** Takes a chunk as it arrives; writes every line it completes. */
   write(chunk: Uint8Array, stream: Stream, now = Date.now()): void {
+    if (this.#failure !== undefined) return;
+    try {
+      this.#writeLines(chunk, stream, now);
+    } catch (err) {
+      this.#failure = asWriteFault(err, this.path);
+    }
+  }
+
+  /**
+   * Keeps a failure of the phase's other bookkeeping (its lock, say) for
+   * `checkWritten`; the output is still written.
+   */
+  fail(err: unknown): void {
+    this.#otherFailure ??= err;
+  }
+
+  /** Throws what stopped the writing, or another failure kept, if there was one. */
+  checkWritten(): void {
+    const failure = this.#failure ?? this.#otherFailure;
+    if (failure !== undefined) throw failure;
+  }
+
+  #writeLines(chunk: Uint8Array, stream: Stream, now: number): void {
     let start = 0;
     for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
       this.#writeLine(stream, chunk.subarray(start, nl + 1), now);
@@ -47,14 +80,22 @@ export class OutputWriter {
     writeSync(this.#index, indexRecord(now, stream));
   }
 
-  /** Writes what is left (a last line with no newline is still a line) and closes. */
+  /**
+   * Writes what is left (a last line with no newline is still a line) and
+   * closes. A failure to write is kept for `checkWritten`, as in `write`.
+   */
   close(now = Date.now()): void {
     const unfinished = ([0, 1] as const).filter((s) => this.#pending[s].length > 0);
-    unfinished.forEach((stream, i) => {
-      // Only the file's last line may lack its newline, or two lines would read as one.
-      const last = i === unfinished.length - 1;
-      this.#writeLine(stream, last ? new Uint8Array() : new Uint8Array([NEWLINE]), now);
-    });
+    try {
+      unfinished.forEach((stream, i) => {
+        if (this.#failure !== undefined) return;
+        // Only the file's last line may lack its newline, or two lines would read as one.
+        const last = i === unfinished.length - 1;
+        this.#writeLine(stream, last ? new Uint8Array() : new Uint8Array([NEWLINE]), now);
+      });
+    } catch (err) {
+      this.#failure = asWriteFault(err, this.path);
+    }
     closeSync(this.#out);
     closeSync(this.#index);
   }

@@ -33,13 +33,16 @@ export async function refreshLiveSource(run: Run, files: RunFiles): Promise<numb
 }
 
 /**
- * Makes a finished live run startable again: its end (`stopped`, `proc/exit`)
- * is cleared, so it reads as staged; output files are rewritten by the next start.
+ * Makes a finished live run startable again: its start and end (`started`,
+ * `stopped`, `proc/exit`) are cleared, so it reads as staged (a started run
+ * that has not ended reads as error); output files are rewritten by the next start.
  */
 export function reopenLiveRun(run: Run): void {
   logRunner(run, "Reopening live run for another start");
-  runMeta.exit.remove(run);
+  // `proc/exit` last: until it goes, the run reads as it ended.
+  runMeta.started.remove(run);
   runMeta.stopped.remove(run);
+  runMeta.exit.remove(run);
 }
 
 /**
