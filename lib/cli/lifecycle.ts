@@ -4,12 +4,19 @@
  * below the CLI prints nothing), the run's end reported, and its exit code
  * made this process's.
  */
+import { constants } from "node:os";
 import process from "node:process";
 import { escapeControl } from "../fs/quote.ts";
 import { Interrupt } from "../interrupt.ts";
 import type { OutputEcho } from "../stage/exec.ts";
 import { type StartRequest, startRun } from "../stage/start.ts";
 import { quotePath } from "../fs/quote.ts";
+import {
+  failedStagingPhase,
+  phaseEchoToTerminal,
+  ranFinalize,
+  reportFailedPhase,
+} from "./phaseoutput.ts";
 
 /** Runs `body` with this process's stop signals routed to one Interrupt. */
 export async function withInterrupt<T>(body: (interrupt: Interrupt) => Promise<T>): Promise<T> {
@@ -41,13 +48,21 @@ export async function startAndReport(
   announce: string,
 ): Promise<void> {
   process.stderr.write(`runstage: ${escapeControl(announce)} as ${req.run.name} (${req.run.id})\n`);
-  const exitCode = await startRun({ ...req, echo: echoToTerminal });
+  const exitCode = await startRun({
+    ...req,
+    echo: echoToTerminal,
+    phaseEcho: req.phaseEcho ?? phaseEchoToTerminal(),
+  });
+  const finalize = exitCode > 0 ? ranFinalize(req.run) : undefined;
+  if (finalize) reportFailedPhase(req.run, finalize, exitCode);
   reportRunEnd(req.run.name, exitCode);
   process.exitCode = processExitCode(exitCode);
 }
 
-/** A staging phase failed: say where to look, and exit with its code. */
+/** A staging phase failed: its last lines, where to read the rest, and exit with its code. */
 export function reportStagingFailure(run: StartRequest["run"], exitCode: number): void {
+  const phase = failedStagingPhase(run);
+  if (phase) reportFailedPhase(run, phase, exitCode);
   process.stderr.write(
     `runstage: run ${run.name} failed while staging (exit code ${exitCode});` +
       ` see "runstage show ${run.name}" and its output in ${quotePath(`${run.metaDir}/output`)}\n`,
@@ -55,10 +70,21 @@ export function reportStagingFailure(run: StartRequest["run"], exitCode: number)
   process.exitCode = processExitCode(exitCode);
 }
 
+/** `completed`, `failed (exit code 2)`, or `terminated by SIGINT (exit code -2)`. */
 function reportRunEnd(name: string, exitCode: number): void {
-  const how = exitCode === 0 ? "completed" : exitCode < 0 ? "terminated" : "failed";
+  const signal = exitCode < 0 ? signalName(-exitCode) : undefined;
+  const how = exitCode === 0
+    ? "completed"
+    : exitCode < 0
+    ? `terminated${signal ? ` by ${signal}` : ""}`
+    : "failed";
   const code = exitCode === 0 ? "" : ` (exit code ${exitCode})`;
   process.stderr.write(`runstage: run ${name} ${how}${code}\n`);
+}
+
+/** `SIGINT` for 2, as this system numbers signals. */
+function signalName(n: number): string | undefined {
+  return Object.entries(constants.signals).find(([, number]) => number === n)?.[0];
 }
 
 /** A run's exit code as this process's: a signal -N becomes 128+N, as shells do. */

@@ -22,6 +22,7 @@ import { readStagedRun } from "../stage/staged.ts";
 import { stageRun } from "../stage/stage.ts";
 import { commandContext, globalOptions } from "./context.ts";
 import { reportStagingFailure, startAndReport, warnNote, withInterrupt } from "./lifecycle.ts";
+import { phaseEchoToTerminal } from "./phaseoutput.ts";
 
 export function rerunCommand() {
   return new Command("rerun")
@@ -57,6 +58,7 @@ export function rerunCommand() {
           source: options.source ?? recorded,
           warn: warnNote,
           interrupt,
+          phaseEcho: phaseEchoToTerminal(),
         });
         if (staged.exitCode !== 0) return reportStagingFailure(staged.run, staged.exitCode);
         await startAndReport(

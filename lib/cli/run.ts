@@ -16,6 +16,7 @@ import {
   printJson,
 } from "./context.ts";
 import { progressDisplay } from "./progress.ts";
+import { phaseEchoToTerminal } from "./phaseoutput.ts";
 import type { Interrupt } from "../interrupt.ts";
 import { reportStagingFailure, startAndReport, warnNote, withInterrupt } from "./lifecycle.ts";
 import { formatOpHelp, planConfig } from "../config/config.ts";
@@ -125,6 +126,7 @@ async function stageAndRun(
     onProgress: progress.update,
     warn,
     interrupt,
+    phaseEcho: phaseEchoToTerminal(progress.done),
   }).finally(progress.done);
   const { run } = staged;
   if (staged.exitCode !== 0) return reportStagingFailure(run, staged.exitCode);

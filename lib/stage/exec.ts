@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { RunstageError } from "../errors.ts";
 import type { Interrupt } from "../interrupt.ts";
 import { logRunner, pyRepr, runMeta } from "../run/meta.ts";
-import type { ExecCommand, Phase } from "../gagefile/opdef.ts";
+import type { ExecCommand, Phase, PhaseName } from "../gagefile/opdef.ts";
 import { OutputWriter, type Stream } from "../run/output.ts";
 import type { Run } from "../run/identity.ts";
 import { lockForProcess } from "../run/process.ts";
@@ -31,15 +31,17 @@ export const EXIT_NOT_FOUND = 127;
  */
 export type OutputEcho = (chunk: Uint8Array, stream: Stream) => void;
 
+/** The echo of each phase that is not the op's own (staging phases, finalize-run). */
+export type PhaseEcho = (phase: PhaseName) => OutputEcho | undefined;
+
 export interface PhaseOptions {
   cwd: string;
   /** Variables the phase sets; they override inherited ones of the same name. */
   env: Record<string, string>;
-  /**
-   * Run in the foreground: the phase reads this process's stdin, and its
-   * output is shown through `echo` as it arrives.
-   */
+  /** Where the phase's output is shown as it arrives, besides being captured. */
   echo?: OutputEcho;
+  /** The phase reads this process's stdin (the op's `run`); else it reads nothing. */
+  readsStdin?: boolean;
   /** The inherited environment; defaults to this process's. */
   baseEnv?: Record<string, string | undefined>;
   /** Stop signals for this run: forwarded to the phase's process group. */
@@ -170,7 +172,7 @@ function spawnCaptured(
       env,
       detached: USE_GUARD,
       stdio: [
-        options.echo ? "inherit" : "ignore",
+        options.readsStdin ? "inherit" : "ignore",
         "pipe",
         "pipe",
         ...(USE_GUARD ? ["pipe" as const, "pipe" as const] : []),

@@ -15,7 +15,7 @@ import type { Run } from "../run/identity.ts";
 import { logRunner, pyRepr, runMeta } from "../run/meta.ts";
 import { lockForProcess } from "../run/process.ts";
 import type { SourceSelection } from "../source/select.ts";
-import { runPhase, stagingEnv } from "./exec.ts";
+import { type PhaseEcho, runPhase, stagingEnv } from "./exec.ts";
 import type { StagePlan } from "./plan.ts";
 import type { SourceStager } from "./sources/stager.ts";
 
@@ -25,6 +25,8 @@ export interface SourcecodeOptions {
   /** Things the user should know that do not stop the run (files left out, broken links). */
   warn?: (message: string) => void;
   interrupt?: Interrupt;
+  /** Where the output of staging phases is shown as it arrives. */
+  phaseEcho?: PhaseEcho;
 }
 
 /**
@@ -63,6 +65,7 @@ export async function placeSourcecode(
     cwd: stager.source.project.dir,
     env: stagingEnv(run, stager.source.project.dir),
     interrupt: options.interrupt,
+    echo: options.phaseEcho?.(phase.name),
   });
   const patched = exitCode === 0 && await applyRunConfig(run, plan);
   if (command === undefined && !patched && files.size === 0) {

@@ -156,6 +156,7 @@ async function runStagingPhase(
     cwd: run.runDir,
     env: stagingEnv(run, stager.source.project.dir),
     interrupt: req.interrupt,
+    echo: req.phaseEcho?.(phase.name),
   });
   await files.logChanges(phase.type);
   return exitCode;

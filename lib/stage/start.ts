@@ -13,7 +13,7 @@ import type { Run } from "../run/identity.ts";
 import { logRunner, runMeta } from "../run/meta.ts";
 import { liveProjectDir } from "../run/projectdir.ts";
 import { failRunOnError, stopRun, writeManifestWarning } from "./ending.ts";
-import { type OutputEcho, runEnv, runPhase } from "./exec.ts";
+import { type OutputEcho, type PhaseEcho, runEnv, runPhase } from "./exec.ts";
 import { refreshLiveSource } from "./live.ts";
 import { collectSummary } from "./summary.ts";
 
@@ -24,6 +24,8 @@ export interface StartRequest {
   projectDir: string;
   /** Where the `run` phase's output is shown as it arrives (the CLI's terminal). */
   echo: OutputEcho;
+  /** Where finalize-run's output is shown as it arrives. */
+  phaseEcho?: PhaseEcho;
   warn?: (message: string) => void;
   interrupt?: Interrupt;
 }
@@ -43,7 +45,8 @@ export async function startRun(req: StartRequest): Promise<number> {
       exitCode = await runPhase(run, phase, command, {
         cwd: run.runDir,
         env,
-        echo: name === "run" ? req.echo : undefined,
+        echo: name === "run" ? req.echo : req.phaseEcho?.(name),
+        readsStdin: name === "run",
         interrupt: req.interrupt,
       });
       const changes = await files.logChanges(phase.type);
