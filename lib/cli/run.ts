@@ -16,6 +16,8 @@ import {
   printJson,
 } from "./context.ts";
 import { progressDisplay } from "./progress.ts";
+import { plural } from "./runs.ts";
+import { UsageError } from "../errors.ts";
 import { phaseEchoToTerminal } from "./phaseoutput.ts";
 import type { Interrupt } from "../interrupt.ts";
 import { reportStagingFailure, startAndReport, warnNote, withInterrupt } from "./lifecycle.ts";
@@ -90,6 +92,9 @@ async function stageCommandAction(
     return void process.stdout.write(escapeLines(formatOpHelp(op, plan)));
   }
   if (options.preview) return await preview(ctx, { op, opName }, options);
+  if (andRun && options.json) {
+    throw new UsageError("run prints JSON only with --preview: add --preview, or use stage --json");
+  }
 
   await withInterrupt((interrupt) =>
     stageAndRun(ctx, { op, opName }, flags, options, andRun, interrupt)
@@ -186,11 +191,13 @@ async function preview(
   }
   process.stdout.write(formatTable(selection.files.map((f) => [formatBytes(f.size), f.path])));
   process.stdout.write(
-    `${selection.files.length} files, ${formatBytes(totalBytes)} would be copied\n`,
+    `${plural(selection.files.length, "file")}, ${formatBytes(totalBytes)} would be copied\n`,
   );
   for (const l of selection.leftOut) {
     process.stdout.write(
-      `${l.count} files left out: ${l.reason} (e.g. ${l.examples.map(quotePath).join(", ")})\n`,
+      `${plural(l.count, "file")} left out: ${l.reason} (e.g. ${
+        l.examples.map(quotePath).join(", ")
+      })\n`,
     );
   }
   for (const w of selection.warnings) process.stdout.write(`warning: ${escapeControl(w)}\n`);

@@ -7,6 +7,7 @@ import process from "node:process";
 import {
   filterRuns,
   listRuns,
+  newestFirst,
   parseCommitPrefix,
   type ResolveOptions,
   resolveRun,
@@ -158,9 +159,7 @@ function listing(runsHome: string, options: { all?: boolean; deleted?: boolean }
   if (!options.all) return current;
   const deleted = listRuns(runsHome, { deleted: true });
   for (const d of deleted) d.index = 0;
-  return [...current, ...deleted].sort((a, b) =>
-    (b.initialized ?? 0) - (a.initialized ?? 0) || a.run.id.localeCompare(b.run.id)
-  );
+  return [...current, ...deleted].sort(newestFirst);
 }
 
 /**

@@ -12,6 +12,7 @@ import { readManifest, verifyPassed, type VerifyReport, verifyRunFiles } from ".
 import type { Run } from "../run/identity.ts";
 import { globalOptions, namedRun, printJson } from "./context.ts";
 import { warnNote, withInterrupt } from "./lifecycle.ts";
+import { plural } from "./runs.ts";
 
 export function verifyCommand() {
   return new Command("verify")
@@ -48,8 +49,8 @@ export function verifyCommand() {
         process.stdout.write(lines.map((l) => escapeControl(l) + "\n").join(""));
         const problems = lines.length - live.length;
         const verdict = ok
-          ? `${report.checked} files verified`
-          : `${problems} problem${problems === 1 ? "" : "s"} in ${manifest.length} files`;
+          ? `${plural(report.checked, "file")} verified`
+          : `${plural(problems, "problem")} in ${plural(manifest.length, "file")}`;
         const liveNote = liveDir === null
           ? ""
           : ` (live run: source files link into ${quotePath(liveDir)};` +

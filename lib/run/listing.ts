@@ -144,9 +144,7 @@ export function listRuns(runsHome: string, options: ListOptions = {}): RunInfo[]
     info.deleted = options.deleted ?? false;
     runs.push(info);
   }
-  runs.sort((a, b) =>
-    (b.initialized ?? 0) - (a.initialized ?? 0) || a.run.id.localeCompare(b.run.id)
-  );
+  runs.sort(newestFirst);
   runs.forEach((r, i) => (r.index = i + 1));
   return runs;
 }
@@ -164,6 +162,23 @@ function unreadableRunsHome(home: string, err: unknown): RunstageError {
     `cannot read the runs home ${quotePath(home)} (${reason}): its runs cannot be listed;` +
       ` make it readable, or pass --runs DIR`,
   );
+}
+
+/**
+ * Listing order: by start time, newest first (`started`, or `initialized` for
+ * a run not started yet), then by id so the order never depends on the disk's.
+ */
+export function newestFirst(a: RunInfo, b: RunInfo): number {
+  return startedOrInitialized(b) - startedOrInitialized(a) || a.run.id.localeCompare(b.run.id);
+}
+
+function startedOrInitialized(info: RunInfo): number {
+  return info.started ?? info.initialized ?? 0;
+}
+
+/** Whether a run's label matches TEXT: contains it, ignoring case (`runs --label`, naming a RUN). */
+export function labelMatches(label: string | undefined, text: string): boolean {
+  return label !== undefined && label.toLowerCase().includes(text.toLowerCase());
 }
 
 /**
@@ -235,12 +250,11 @@ export interface RunFilter {
  * only for runs the cheaper criteria kept.
  */
 export function filterRuns(runs: RunInfo[], filter: RunFilter): RunInfo[] {
-  const label = filter.label?.toLowerCase();
   const statuses = filter.status ?? [];
   const kept = runs.filter((r) =>
     (filter.op === undefined || r.op === filter.op) &&
     (statuses.length === 0 || statuses.includes(r.status)) &&
-    (label === undefined || (r.label ?? "").toLowerCase().includes(label)) &&
+    (filter.label === undefined || labelMatches(r.label, filter.label)) &&
     (filter.commit === undefined ||
       (runMeta.vcs.read(r.run)?.commit?.toLowerCase().startsWith(filter.commit) ?? false))
   );
@@ -307,7 +321,7 @@ function resolveSpec(runs: RunInfo[], spec: string, options: ResolveOptions): Ru
   const exact = runs.filter((r) => r.run.id === spec || r.run.name === spec);
   if (exact.length === 1) return exact;
   // Labels are shared on purpose ("baseline"): a label names every run that carries it.
-  const labelled = runs.filter((r) => r.label === spec);
+  const labelled = runs.filter((r) => labelMatches(r.label, spec));
   if (exact.length === 0 && labelled.length > 0) return labelled;
   const prefixed = exact.length > 0 ? exact : runs.filter((r) => r.run.id.startsWith(spec));
   if (prefixed.length === 1) return prefixed;

@@ -4,7 +4,7 @@
  * command that prints the rest, and small truths of wording.
  */
 import assert from "node:assert/strict";
-import { cliFor, json, ok, onlyRun, runstage, runstageCommand } from "../support/cli.ts";
+import { cliFor, fails, json, ok, onlyRun, runstage, runstageCommand } from "../support/cli.ts";
 import { withProject } from "../support/fixtures.ts";
 
 /** The times of the index records of a phase's output (see lib/run/output.ts). */
@@ -134,5 +134,29 @@ Deno.test("a run stopped by a signal says which signal", async () => {
     assert.match(await stderr, /run \S+ terminated by SIGINT \(exit code -2\)\n/);
     const [run] = await json<{ status: string }[]>(cliFor(project, home)("runs", "--json"));
     assert.equal(run.status, "terminated");
+  });
+});
+
+Deno.test("small truths: run --json needs --preview; 1 file; runs by start time; one label match", async () => {
+  const gage = `[op]\nexec = "true"\nsourcecode = ["a.txt"]\n`;
+  await withProject({ "gage.toml": gage, "a.txt": "a" }, async (project, home) => {
+    const cli = cliFor(project, home);
+    await fails(cli, home, ["run", "--json"], /JSON only with --preview/, 2);
+    assert.match(await ok(cli("run", "--preview")), /^1 file, 1 B would be copied$/m);
+
+    // Staged first, started last: the newest by start time.
+    await ok(cli("stage"));
+    await ok(cli("run"));
+    const [older] = (await json<{ name: string; status: string }[]>(cli("runs", "--json")))
+      .filter((r) => r.status === "staged");
+    await ok(cli("start", older.name));
+    const [first] = await json<{ name: string }[]>(cli("runs", "--json"));
+    assert.equal(first.name, older.name, "the run started last is [1]");
+
+    await ok(cli("label", older.name, "Baseline try"));
+    const listed = await json<{ name: string }[]>(cli("runs", "--json", "--label", "baseline"));
+    assert.deepEqual(listed.map((r) => r.name), [older.name]);
+    const shown = await json<{ name: string }>(cli("show", "baseline", "--json"));
+    assert.equal(shown.name, older.name, "a RUN named by label matches as runs --label does");
   });
 });

@@ -72,7 +72,6 @@ Deno.test("reference scenario: staging matches the run format file for file and 
       "proc/cmd",
       "proc/env",
       "staged",
-      "vcs",
     ]);
     // The runs home: exactly the run's three siblings.
     const top = [];
@@ -117,7 +116,6 @@ Deno.test("reference scenario: staging matches the run format file for file and 
       "Writing meta proc/env",
       "Writing meta opref",
       "Writing meta initialized",
-      "Writing meta vcs",
       "Copying source code (see log/files for details)",
       "Source code patterns: ['train.py']",
       "Running copy-sourcecode (see output/10_sourcecode for output):",

@@ -38,7 +38,9 @@ export abstract class ProjectStager implements SourceStager {
   }
 
   recordSource(run: Run): void {
-    if (this.source.vcs) runMeta.vcs.record(run, this.source.vcs);
+    // A project under no version control has no provenance to record: no meta vcs.
+    const vcs = this.source.vcs;
+    if (vcs && (vcs.origin !== "worktree" || vcs.dirty !== null)) runMeta.vcs.record(run, vcs);
     if (this.source.diff) runMeta.vcsDiff.record(run, this.source.diff);
   }
 
