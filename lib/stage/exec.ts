@@ -14,6 +14,7 @@ import type { ExecCommand, Phase, PhaseName } from "../gagefile/opdef.ts";
 import { OutputWriter, type Stream } from "../run/output.ts";
 import type { Run } from "../run/identity.ts";
 import { lockForProcess } from "../run/process.ts";
+import { afterPhaseExit } from "./ending.ts";
 
 /**
  * Every process a phase starts carries this variable, set to a tag of the
@@ -88,14 +89,18 @@ export async function runPhase(
   logRunner(run, `Running ${phase.name} (see ${outputName} for output):`);
   logRunner(run, pyRepr(command));
   const output = new OutputWriter(join(run.metaDir, outputName));
-  let code: number;
+  let code: number | undefined;
   try {
     code = await spawnCaptured(run, commandArgv(command), options, output);
   } finally {
-    output.close();
-    runMeta.lock.remove(run);
+    // A full or read-only meta dir fails the bookkeeping, not the op: the fault keeps its code.
+    afterPhaseExit(code, () => {
+      output.close();
+      runMeta.lock.remove(run);
+      output.checkWritten();
+    });
   }
-  logRunner(run, `Exit code for ${phase.name}: ${code}`);
+  afterPhaseExit(code, () => logRunner(run, `Exit code for ${phase.name}: ${code}`));
   return code;
 }
 
@@ -179,7 +184,15 @@ function spawnCaptured(
       ],
     });
     const stopForwarding = forwardInterrupts(child.pid, options.interrupt);
-    if (child.pid !== undefined) runMeta.lock.write(run, lockForProcess(child.pid));
+    if (child.pid !== undefined) {
+      // Thrown here, a failed write (a full disk) would leave the op unwatched: it
+      // fails the phase once the op has exited, as a failed output write does.
+      try {
+        runMeta.lock.write(run, lockForProcess(child.pid));
+      } catch (err) {
+        output.fail(err);
+      }
+    }
     const capture = (stream: Stream) => (chunk: Uint8Array) => {
       output.write(chunk, stream);
       options.echo?.(chunk, stream);

@@ -4,7 +4,7 @@
  * initialises meta, places the source code, runs the staging phases and
  * writes the manifest; lib/stage/start.ts runs the op.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import process from "node:process";
 import { timestampMicros } from "../run/clock.ts";
 import { RunstageError } from "../errors.ts";
@@ -22,6 +22,13 @@ import { failRunOnError, stopRun, writeManifestWarning } from "./ending.ts";
 import { openStager } from "./sources/open.ts";
 import type { SourceStager } from "./sources/stager.ts";
 import { quotePath } from "../fs/quote.ts";
+import {
+  asWriteFault,
+  checkWritableDir,
+  freeBytes,
+  WriteFault,
+  writeFaultKind,
+} from "../fs/writefault.ts";
 
 export interface StageRequest extends SourcecodeOptions {
   project: Project;
@@ -61,6 +68,8 @@ const STAGING_PHASES: PhaseName[] = ["init-runtime", "resolve-dependencies"];
  * code comes from the source the request names (see lib/stage/sources/).
  */
 export async function stageRun(req: StageRequest): Promise<StageResult> {
+  // A runs home that cannot be written is one line before anything is done.
+  checkWritableDir(req.runsHome);
   const stager = await openStager({ ...req, env: req.env ?? process.env });
   try {
     const plan = await planRun(stager, {
@@ -95,9 +104,7 @@ async function stagePlannedRun(
   stager: SourceStager,
   plan: StagePlan,
 ): Promise<StageResult> {
-  makeRunsHome(req.runsHome);
-  const run = makeRun(req.runsHome);
-  initRunMeta(run, plan.init, req.project.dir);
+  const run = createRun(req, plan);
   const files = new RunFiles(run);
   const op = stager.source.op;
   return await failRunOnError(run, async () => {
@@ -117,7 +124,59 @@ async function stagePlannedRun(
     await writeManifestWarning(run, files, req.warn);
     runMeta.staged.record(run, timestampMicros());
     return { run, op, files, exitCode: 0 };
-  });
+  }, { makeRoom: () => emptyRunDir(run) });
+}
+
+/** Room for a run's meta beyond its source files: a few dozen small files, logs and output. */
+const META_ROOM = 256 * 1024;
+
+/**
+ * Makes the run's meta dir, run dir and `.project`, once the disk has room for
+ * the source files and some meta. A run that cannot be made entirely is
+ * removed, so a full disk never leaves a run that reads as unknown or pending.
+ */
+function createRun(req: StageRequest, plan: StagePlan): Run {
+  makeRunsHome(req.runsHome);
+  checkRoom(req.runsHome, req.live ? [] : plan.selection.files);
+  const run = makeRun(req.runsHome);
+  try {
+    initRunMeta(run, plan.init, req.project.dir);
+  } catch (err) {
+    for (const part of [run.metaDir, run.runDir, run.projectRef]) {
+      rmSync(part, { recursive: true, force: true });
+    }
+    throw err;
+  }
+  return run;
+}
+
+/** Refuses, before a run is made, one whose copies would not fit (links take no room). */
+function checkRoom(runsHome: string, copied: { size: number }[]): void {
+  const space = freeBytes(runsHome);
+  if (space === undefined) return;
+  const block = space.blockSize || 1;
+  const needed = copied.reduce((sum, f) => sum + Math.ceil(f.size / block) * block, META_ROOM);
+  if (space.free >= needed) return;
+  throw new WriteFault(
+    "full",
+    runsHome,
+    `the disk is full: the runs home ${quotePath(runsHome)} has ${kibibytes(space.free)} free,` +
+      ` and this run needs about ${kibibytes(needed)}; free some space on its file system, or` +
+      ` pass --runs DIR`,
+  );
+}
+
+function kibibytes(bytes: number): string {
+  return `${Math.ceil(bytes / 1024)} KiB`;
+}
+
+/**
+ * A run that failed staging on a full disk cannot be started: its partial
+ * copy goes when nothing else makes room to record how it ended.
+ */
+function emptyRunDir(run: Run): void {
+  rmSync(run.runDir, { recursive: true, force: true });
+  mkdirSync(run.runDir);
 }
 
 /** Creates the runs home; failing (a parent is a file, say) is the user's to fix, not a crash. */
@@ -125,6 +184,7 @@ function makeRunsHome(runsHome: string): void {
   try {
     mkdirSync(runsHome, { recursive: true });
   } catch (err) {
+    if (writeFaultKind(err) !== undefined) throw asWriteFault(err, runsHome);
     const code = (err as NodeJS.ErrnoException).code;
     const reason = code === "ENOTDIR" ? "part of its path is a file" : code ?? String(err);
     throw new RunstageError(

@@ -4,6 +4,7 @@
  * summary, the manifest rewritten with what the run made, and the run's end.
  */
 import { quotePath } from "../fs/quote.ts";
+import { checkWritableDir } from "../fs/writefault.ts";
 import type { Interrupt } from "../interrupt.ts";
 import type { OpDef } from "../gagefile/opdef.ts";
 import { phaseByName } from "../gagefile/opdef.ts";
@@ -12,7 +13,7 @@ import type { RunFiles } from "../run/fileslog.ts";
 import type { Run } from "../run/identity.ts";
 import { logRunner, runMeta } from "../run/meta.ts";
 import { liveProjectDir } from "../run/projectdir.ts";
-import { failRunOnError, stopRun, writeManifestWarning } from "./ending.ts";
+import { failRunOnError, holdRun, stopRun, writeManifestWarning } from "./ending.ts";
 import { type OutputEcho, type PhaseEcho, runEnv, runPhase } from "./exec.ts";
 import { refreshLiveSource } from "./live.ts";
 import { collectSummary } from "./summary.ts";
@@ -30,14 +31,20 @@ export interface StartRequest {
   interrupt?: Interrupt;
 }
 
-/** Runs the op of a staged run and finalizes it. Returns the run's exit code. */
+/**
+ * Runs the op of a staged run and finalizes it. Returns the run's exit code.
+ * A meta dir that cannot be written fails it before the op runs, the run still
+ * staged; from `started` on, the run never reads as staged again.
+ */
 export async function startRun(req: StartRequest): Promise<number> {
   const { run, files } = req;
+  checkWritableDir(run.metaDir);
+  runMeta.started.record(run, timestampMicros());
+  let exitCode = 0;
   return await failRunOnError(run, async () => {
-    runMeta.started.record(run, timestampMicros());
+    holdRun(run);
     if (liveProjectDir(run) !== undefined) await refreshLiveSource(run, files);
     const env = runEnv(run, req.projectDir, req.op.env);
-    let exitCode = 0;
     for (const name of ["run", "finalize-run"] as const) {
       const phase = phaseByName(name);
       const command = req.op.exec[name];
@@ -49,6 +56,7 @@ export async function startRun(req: StartRequest): Promise<number> {
         readsStdin: name === "run",
         interrupt: req.interrupt,
       });
+      holdRun(run);
       const changes = await files.logChanges(phase.type);
       for (const c of changes) {
         if (c.event === "m" && c.type !== "g") {
@@ -61,7 +69,7 @@ export async function startRun(req: StartRequest): Promise<number> {
     await writeManifestWarning(run, files, req.warn);
     stopRun(run, exitCode);
     return exitCode;
-  });
+  }, { exitCode: () => exitCode });
 }
 
 /** Meta summary.json from the run's summary.json or its output, when there is one. */
