@@ -58,8 +58,9 @@ Deno.test("meta files read back as their types; absent reads as undefined", asyn
 
     runMeta.exit.write(run, -15);
     assert.equal(runMeta.exit.read(run), -15);
-    runMeta.lock.write(run, 4242);
-    assert.equal(await metaText(run, "proc/lock"), "4242");
+    runMeta.lock.write(run, { pid: 4242, host: "node-7", start: "99" });
+    assert.equal(await metaText(run, "proc/lock"), "4242 node-7 99");
+    assert.deepEqual(runMeta.lock.read(run), { pid: 4242, host: "node-7", start: "99" });
     runMeta.lock.remove(run);
     assert.equal(runMeta.lock.exists(run), false);
 

@@ -287,8 +287,9 @@ Deno.test("proc/lock holds the child's pid while it runs and is removed after", 
     assert.equal(code, 0);
     const [lock, pid] = lines.map((l) => l.text);
     assert.match(pid, /^pid=<\d+>$/);
-    // Exactly the pid: no newline, nothing else.
-    assert.equal(lock, pid.replace("pid", "lock"));
+    // `<pid> <host> <start>`, no newline: the child's own pid first.
+    assert.match(lock, /^lock=<\d+ \S+ (\d+|-)>$/);
+    assert.equal(lock.split(" ")[0], pid.replace("pid", "lock").slice(0, -1));
     assert.ok(!existsSync(`${run.metaDir}/proc/lock`), "lock removed after the phase");
   });
 });
