@@ -125,7 +125,10 @@ export function runsCommand() {
       parseStatus,
       [] as RunStatus[],
     )
-    .option("--label <text>", "only runs whose label contains TEXT (ignoring case)")
+    .option(
+      "--label <text>",
+      "only runs labelled TEXT (ignoring case), or, when none is, whose label contains TEXT",
+    )
     .option(
       "--commit <sha>",
       "only runs whose source came from a commit starting with SHA (4 or more hex digits," +

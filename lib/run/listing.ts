@@ -176,9 +176,17 @@ function startedOrInitialized(info: RunInfo): number {
   return info.started ?? info.initialized ?? 0;
 }
 
-/** Whether a run's label matches TEXT: contains it, ignoring case (`runs --label`, naming a RUN). */
-export function labelMatches(label: string | undefined, text: string): boolean {
-  return label !== undefined && label.toLowerCase().includes(text.toLowerCase());
+/**
+ * The runs a label TEXT names, the one rule for `runs --label` and for naming a
+ * RUN, ignoring case: the runs whose label is TEXT when any is, else those whose
+ * label contains it. So `base` names the runs labelled "base" and not also those
+ * labelled "baseline", and `base` still finds "Baseline 2" where no run is "base".
+ */
+export function runsLabelled(runs: RunInfo[], text: string): RunInfo[] {
+  const wanted = text.toLowerCase();
+  const exact = runs.filter((r) => r.label?.toLowerCase() === wanted);
+  if (exact.length > 0) return exact;
+  return runs.filter((r) => r.label?.toLowerCase().includes(wanted) ?? false);
 }
 
 /**
@@ -236,7 +244,7 @@ export interface RunFilter {
   op?: string;
   /** Any of these statuses; none given: any status. */
   status?: readonly RunStatus[];
-  /** A substring of the label, ignoring case. */
+  /** A label, matched as `runsLabelled` does: exactly when any run has it, else as a substring. */
   label?: string;
   /** A prefix of meta `vcs`'s commit, as `parseCommitPrefix` returns it. */
   commit?: string;
@@ -254,11 +262,11 @@ export function filterRuns(runs: RunInfo[], filter: RunFilter): RunInfo[] {
   const kept = runs.filter((r) =>
     (filter.op === undefined || r.op === filter.op) &&
     (statuses.length === 0 || statuses.includes(r.status)) &&
-    (filter.label === undefined || labelMatches(r.label, filter.label)) &&
     (filter.commit === undefined ||
       (runMeta.vcs.read(r.run)?.commit?.toLowerCase().startsWith(filter.commit) ?? false))
   );
-  return filter.limit === undefined ? kept : kept.slice(0, filter.limit);
+  const labelled = filter.label === undefined ? kept : runsLabelled(kept, filter.label);
+  return filter.limit === undefined ? labelled : labelled.slice(0, filter.limit);
 }
 
 // --- naming runs --------------------------------------------------------------------------
@@ -319,17 +327,22 @@ function resolveSpec(runs: RunInfo[], spec: string, options: ResolveOptions): Ru
   if (slice) return runsInSlice(runs, spec, slice[1], slice[2], listing);
 
   const exact = runs.filter((r) => r.run.id === spec || r.run.name === spec);
-  if (exact.length === 1) return exact;
+  if (exact.length > 0) return exact;
   // Labels are shared on purpose ("baseline"): a label names every run that carries it.
-  const labelled = runs.filter((r) => labelMatches(r.label, spec));
-  if (exact.length === 0 && labelled.length > 0) return labelled;
-  const prefixed = exact.length > 0 ? exact : runs.filter((r) => r.run.id.startsWith(spec));
+  // One that is a run's label exactly comes before id prefixes; one that is only part
+  // of a label comes after them, so a short id prefix is never taken for a label.
+  const lower = spec.toLowerCase();
+  const labelledExactly = runs.filter((r) => r.label?.toLowerCase() === lower);
+  if (labelledExactly.length > 0) return labelledExactly;
+  const prefixed = runs.filter((r) => r.run.id.startsWith(spec));
   if (prefixed.length === 1) return prefixed;
   if (prefixed.length > 1) {
     throw new RunstageError(
       `"${spec}" names ${prefixed.length} runs (${runNames(prefixed)}): give more of the id`,
     );
   }
+  const labelled = runsLabelled(runs, spec);
+  if (labelled.length > 0) return labelled;
   if (spec.includes(":")) {
     throw new RunstageError(
       `bad slice "${spec}": a slice is START:END of indexes from ${listing}, like 1:3, :3 or 2:`,

@@ -487,7 +487,7 @@ Deno.test("a run ended by a signal: 128+N, status terminated, proc/exit -N", asy
     const runs = `${w.root}/killed-runs`;
     const result = await runstage(["-C", dir, "--runs", runs, "run"], { cwd: w.root });
     assert.equal(result.code, 128 + 15, result.stderr);
-    assert.match(result.stderr, /terminated \(exit code -15\)/);
+    assert.match(result.stderr, /terminated by SIGTERM \(exit code -15\)/);
     const { metaDir } = await onlyRun(runs);
     assert.equal(await Deno.readTextFile(`${metaDir}/proc/exit`), "-15");
     assert.deepEqual((await runsJson(dir, runs, w.root)).map((r) => r.status), ["terminated"]);

@@ -99,7 +99,8 @@ Deno.test("runs: --op, --status, --label, --limit filter and keep the indexes sh
     assert.deepEqual(await listed("--status", "completed"), [1, 5]);
     assert.deepEqual(await listed("--status", "error,terminated"), [2, 4]);
     assert.deepEqual(await listed("--status", "staged", "--status", "error"), [3, 4]);
-    assert.deepEqual(await listed("--label", "BASELINE"), [2, 4], "substring, any case");
+    assert.deepEqual(await listed("--label", "BASELINE"), [2], "the label exactly, any case");
+    assert.deepEqual(await listed("--label", "BASEL"), [2, 4], "no label is BASEL: contains it");
     assert.deepEqual(await listed("--label", "try"), [4]);
     assert.deepEqual(await listed("--limit", "2"), [1, 2]);
     assert.deepEqual(await listed("--op", "a", "--limit", "2"), [2, 3]);

@@ -147,7 +147,7 @@ Deno.test("stage stops at staged; run and stage --preview print the selection an
       assert.match(preview.stdout, /train\.py/);
       assert.match(preview.stdout, /gage\.toml/);
       assert.doesNotMatch(preview.stdout, /activate/);
-      assert.match(preview.stdout, /1 files left out: .*size<100000/);
+      assert.match(preview.stdout, /1 file left out: .*size<100000/);
     }
     const json = JSON.parse(
       (await runstage(["-C", project, "--runs", home, "stage", "--preview", "--json"])).stdout,

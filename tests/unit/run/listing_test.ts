@@ -4,7 +4,13 @@
  * chosen by the test.
  */
 import assert from "node:assert/strict";
-import { listRuns, resolveRun, resolveRuns, type RunInfo } from "../../../lib/run/listing.ts";
+import {
+  filterRuns,
+  listRuns,
+  resolveRun,
+  resolveRuns,
+  type RunInfo,
+} from "../../../lib/run/listing.ts";
 import { runAt, runName } from "../../../lib/run/identity.ts";
 import { runMeta } from "../../../lib/run/meta.ts";
 import { deleteRuns, purgeRuns, restoreRuns } from "../../../lib/run/trash.ts";
@@ -91,6 +97,25 @@ Deno.test("resolveRuns: index, slice, id, prefix, name and label", async () => {
     assert.deepEqual(resolve("5", "1:2", "1", "cccc"), [IDS[0], IDS[4], IDS[3]]);
     assert.equal(resolveRun(home, "2").run.id, IDS[3]);
     assert.equal(resolveRun(home, "best").run.id, IDS[2]);
+  });
+});
+
+Deno.test("labels: one rule for runs --label and naming a RUN: exact first, else contained", async () => {
+  await withFiveRuns(async (home) => {
+    await Deno.writeTextFile(`${home}/${IDS[3]}.meta/label`, "Baseline 2");
+    const runs = listRuns(home);
+    const labelled = (text: string) => ids(filterRuns(runs, { label: text }));
+    // Exactly "base", ignoring case: not also a run whose label only contains it.
+    assert.deepEqual(labelled("BASE"), [IDS[1], IDS[0]]);
+    assert.deepEqual(ids(resolveRuns(home, ["BASE"])), [IDS[1], IDS[0]]);
+    // No run is labelled "bas": every run whose label contains it.
+    assert.deepEqual(labelled("bas"), [IDS[3], IDS[1], IDS[0]]);
+    assert.deepEqual(ids(resolveRuns(home, ["bas"])), [IDS[3], IDS[1], IDS[0]]);
+    assert.deepEqual(labelled("es"), [IDS[2]]);
+    assert.deepEqual(ids(resolveRuns(home, ["es"])), [IDS[2]]);
+    // Part of a label never hides an id prefix: "aaaa" is one of two ids, not the label "aaaa0002".
+    assert.deepEqual(labelled("aaaa"), [IDS[4]]);
+    assertUserError(() => resolveRuns(home, ["aaaa"]), /^"aaaa" names 2 runs/);
   });
 });
 
