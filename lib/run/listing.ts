@@ -10,7 +10,7 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { RunstageError, UsageError } from "../errors.ts";
-import { type LockHolder, lockHolder, type ProcessLock } from "./process.ts";
+import { type LockHolder, lockHolder, type ProcessLock } from "./lock.ts";
 import { type MetricValue, runMeta } from "./meta.ts";
 import { liveProjectDir } from "./projectdir.ts";
 import { type Run, RUN_ID_PATTERN, runAt, runName } from "./identity.ts";

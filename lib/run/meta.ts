@@ -20,7 +20,7 @@ import {
   TEXT,
   TIMESTAMP,
 } from "./metafile.ts";
-import { PROCESS_LOCK } from "./process.ts";
+import { PROCESS_LOCK } from "./lock.ts";
 import { writeProjectRef } from "./projectdir.ts";
 import { isRunVcs, type RunVcs } from "./vcs.ts";
 

@@ -11,10 +11,7 @@
  * same mkdir or open: there is no moment when a work dir exists with no owner.
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
-import process from "node:process";
-import { processAlive } from "./process.ts";
+import { hostName, processIdentity, processLives } from "./process.ts";
 
 export interface Owner {
   pid: number;
@@ -29,7 +26,8 @@ export const OWNER_TAG = String.raw`\d+\.(?:\d+|x)\.[0-9a-f]{8}`;
 
 /** This process as an owner. */
 export function thisOwner(): Owner {
-  return { pid: process.pid, start: processStart(process.pid) ?? "x", host: hostHash() };
+  const { pid, start } = processIdentity();
+  return { pid, start: start ?? "x", host: hostDigest() };
 }
 
 /** The tag of `owner` (this process unless given) for a name. */
@@ -45,30 +43,16 @@ export function parseOwnerTag(tag: string): Owner | undefined {
 }
 
 /**
- * True only when `owner` is surely dead: it ran on this host and its pid is
- * not alive, or is alive but started at another time (a reused pid). The owner
- * of another host is never judged from here.
+ * True only when `owner` is surely dead: it ran on this host and that process
+ * no longer lives (lib/run/process.ts: its pid is dead, or alive but started
+ * at another time, a reused pid). The owner of another host is never judged
+ * from here.
  */
 export function ownerGone(owner: Owner): boolean {
-  if (owner.host !== hostHash()) return false;
-  if (!processAlive(owner.pid)) return true;
-  const start = processStart(owner.pid);
-  return start !== undefined && owner.start !== "x" && start !== owner.start;
+  if (owner.host !== hostDigest()) return false;
+  return !processLives({ pid: owner.pid, start: owner.start === "x" ? undefined : owner.start });
 }
 
-function hostHash(): string {
-  return createHash("sha256").update(hostname()).digest("hex").slice(0, 8);
-}
-
-/** Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot. */
-function processStart(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const start = fields[19];
-    return /^\d+$/.test(start ?? "") ? start : undefined;
-  } catch {
-    return undefined; // No /proc (macOS, Windows): the pid is all there is.
-  }
+function hostDigest(): string {
+  return createHash("sha256").update(hostName()).digest("hex").slice(0, 8);
 }

@@ -1,95 +1,46 @@
 /**
- * Whose process a run is: meta `proc/lock` names the process working on a run
- * by its pid, the host it runs on and its start time, so a pid the system has
- * since given to another process, or a pid of another host, is never taken for
- * the run's process. Old locks hold a pid alone; they are still read (see
- * `lockHolder`).
+ * A process as this host's kernel knows it: its pid, when it started and the
+ * host it runs on. Two things name a process that may be gone, `proc/lock`
+ * (lib/run/lock.ts) and the owner tags of hidden work dirs (lib/run/owner.ts);
+ * both ask here who this process is and whether a named one still lives, so
+ * a pid the system has since given to another process is never taken for
+ * the one that was named, whichever of them names it.
  */
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import process from "node:process";
-import type { MetaCodec } from "./metafile.ts";
 
-/** The content of `proc/lock`. */
-export interface ProcessLock {
+/** A process of this host. */
+export interface ProcessIdentity {
   pid: number;
-  /** Absent in an old lock (a pid alone). */
-  host?: string;
   /**
-   * The process's start time as the host's kernel tells it: on Linux, field 22
-   * of /proc/PID/stat (clock ticks since boot). Absent where there is no /proc
-   * (written `-`), and in an old lock.
+   * Its start time as the kernel tells it: on Linux, field 22 of
+   * /proc/PID/stat (clock ticks since boot). Absent where there is no /proc
+   * (macOS, Windows): there the pid is all there is.
    */
   start?: string;
 }
 
-/** `<pid> <host> <start>` on one line; an old lock is `<pid>` alone. Anything else names no process. */
-export const PROCESS_LOCK: MetaCodec<ProcessLock> = {
-  parse(text) {
-    const fields = text.trim().split(/\s+/);
-    const pid = /^\d+$/.test(fields[0]) ? Number(fields[0]) : NaN;
-    if (fields.length === 1) return { pid };
-    if (fields.length !== 3) return { pid: NaN };
-    return { pid, host: fields[1], ...(fields[2] === "-" ? {} : { start: fields[2] }) };
-  },
-  format: (lock) => `${lock.pid} ${lock.host ?? thisHost()} ${lock.start ?? "-"}`,
-};
-
-/** This host's name as locks record it: no whitespace, never empty. */
-export function thisHost(): string {
-  return hostname().replace(/\s+/g, "_") || "localhost";
+/** This host's name, as the system gives it; lock and owner tag each write it their way. */
+export function hostName(): string {
+  return hostname();
 }
 
-/** A lock for a process of this host, with its start time where the system tells it. */
-export function lockForProcess(pid: number): ProcessLock {
+/** The process `pid` (this process unless given), with its start time where the system tells it. */
+export function processIdentity(pid: number = process.pid): ProcessIdentity {
   const start = procStat(pid)?.start;
-  return { pid, host: thisHost(), ...(start === undefined ? {} : { start }) };
+  return start === undefined ? { pid } : { pid, start };
 }
-
-/** Whether a lock's process is the run's and lives here, is gone, or is another host's to judge. */
-export type LockHolder =
-  | { state: "alive" }
-  | { state: "dead" }
-  | { state: "elsewhere"; host: string };
-
-/** What is known of when an old lock (a pid alone) was written, to tell a reused pid. */
-export interface LockContext {
-  /** When the lock file was last written, ms since the epoch. */
-  writtenAtMs?: number;
-  /** When the run was initialized, ms since the epoch. */
-  initializedMs?: number;
-}
-
-/** Clocks and the kernel's tick granularity differ by this much at most. */
-const CLOCK_SLACK_MS = 2000;
 
 /**
- * Who holds a lock. A lock of another host is never judged from this host's
- * processes: that host's process may well be running. A lock of this host
- * names the run's process when that pid lives and started when the lock says.
- * An old lock (a pid alone) is taken as this host's; its pid counts only when
- * the process started after the run was initialized and before the lock was
- * written (Linux), and never when it is 1 (init is never a run's process).
+ * Whether the process `pid` of this host lives and is the one that started at
+ * `start`: a live pid that started at another time was reused. Where either
+ * start time is unknown, the live pid is taken for it.
  */
-export function lockHolder(lock: ProcessLock, context: LockContext = {}): LockHolder {
-  if (lock.host !== undefined && lock.host !== thisHost()) {
-    return { state: "elsewhere", host: lock.host };
-  }
-  const { pid } = lock;
-  if (!processAlive(pid)) return { state: "dead" };
-  const stat = procStat(pid);
-  if (lock.host !== undefined) {
-    // No /proc (macOS): the pid of this host is all there is.
-    const same = lock.start === undefined || stat === undefined || stat.start === lock.start;
-    return { state: same ? "alive" : "dead" };
-  }
-  if (pid === 1) return { state: "dead" };
-  const startedMs = stat && startedAtMs(stat.start);
-  if (startedMs === undefined) return { state: "alive" };
-  const { writtenAtMs, initializedMs } = context;
-  const tooLate = writtenAtMs !== undefined && startedMs > writtenAtMs + CLOCK_SLACK_MS;
-  const tooEarly = initializedMs !== undefined && startedMs < initializedMs - CLOCK_SLACK_MS;
-  return { state: tooLate || tooEarly ? "dead" : "alive" };
+export function processLives({ pid, start }: ProcessIdentity): boolean {
+  if (!processAlive(pid)) return false;
+  const now = procStat(pid)?.start;
+  return start === undefined || now === undefined || now === start;
 }
 
 /**
@@ -108,8 +59,19 @@ export function processAlive(pid: number): boolean {
   return procStat(pid)?.state !== "Z";
 }
 
+/**
+ * When the process `pid` started, in ms since the epoch (Linux): boot time plus
+ * its start ticks of USER_HZ, which is 100 on every architecture Linux runs on
+ * today. Undefined without /proc.
+ */
+export function processStartedAtMs(pid: number): number | undefined {
+  const start = procStat(pid)?.start;
+  const btime = bootTimeMs();
+  return start === undefined || btime === undefined ? undefined : btime + Number(start) * 10;
+}
+
 /** A process's state and start time from /proc/PID/stat; undefined without /proc. */
-function procStat(pid: number): { state: string; start: string } | undefined {
+function procStat(pid: number): { state: string; start?: string } | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -119,17 +81,8 @@ function procStat(pid: number): { state: string; start: string } | undefined {
   // The fields after the command name, which is in parentheses and may hold
   // spaces: the first is field 3 (state), so field 22 (starttime) is the 20th.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { state: fields[0], start: fields[19] };
-}
-
-/**
- * Linux's start ticks as ms since the epoch: boot time plus ticks of USER_HZ,
- * which is 100 on every architecture Linux runs on today.
- */
-function startedAtMs(ticks: string): number | undefined {
-  const btime = bootTimeMs();
-  const n = Number(ticks);
-  return btime === undefined || !Number.isFinite(n) ? undefined : btime + n * 10;
+  const start = fields[19];
+  return { state: fields[0], ...(/^\d+$/.test(start ?? "") ? { start } : {}) };
 }
 
 function bootTimeMs(): number | undefined {

@@ -26,7 +26,7 @@ import {
 } from "./claim.ts";
 import { type Run, runAt } from "./identity.ts";
 import { type RunInfo, runningLock, trashDir } from "./listing.ts";
-import { thisHost } from "./process.ts";
+import { thisHost } from "./lock.ts";
 
 /** A run's parts, meta dir first. */
 function runParts(run: Run): string[] {

@@ -16,7 +16,7 @@ import type { RunFiles } from "../run/fileslog.ts";
 import type { Run } from "../run/identity.ts";
 import { writeManifest } from "../run/manifest.ts";
 import { logRunner, runMeta } from "../run/meta.ts";
-import { lockForProcess } from "../run/process.ts";
+import { lockForProcess } from "../run/lock.ts";
 import { timestampMicros } from "../run/clock.ts";
 
 /** Writes the manifest; a file whose name is not UTF-8 is left out, with a warning. */

@@ -13,7 +13,7 @@ import { logRunner, pyRepr, runMeta } from "../run/meta.ts";
 import type { ExecCommand, Phase, PhaseName } from "../gagefile/opdef.ts";
 import { OutputWriter, type Stream } from "../run/output.ts";
 import type { Run } from "../run/identity.ts";
-import { lockForProcess } from "../run/process.ts";
+import { lockForProcess } from "../run/lock.ts";
 import { afterPhaseExit } from "./ending.ts";
 
 /**

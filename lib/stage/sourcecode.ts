@@ -13,7 +13,7 @@ import type { Interrupt } from "../interrupt.ts";
 import type { RunFiles } from "../run/fileslog.ts";
 import type { Run } from "../run/identity.ts";
 import { logRunner, pyRepr, runMeta } from "../run/meta.ts";
-import { lockForProcess } from "../run/process.ts";
+import { lockForProcess } from "../run/lock.ts";
 import type { SourceSelection } from "../source/select.ts";
 import { type PhaseEcho, runPhase, stagingEnv } from "./exec.ts";
 import type { StagePlan } from "./plan.ts";
