@@ -12,7 +12,7 @@ import { type ArchiveIndex, ArchiveRefusal } from "./format.ts";
 import { RunstageError } from "../errors.ts";
 import { quotePath } from "../fs/quote.ts";
 import type { Run } from "../run/identity.ts";
-import { readManifest, verifyRunFiles } from "../run/manifest.ts";
+import { type HashProgress, readManifest, verifyRunFiles } from "../run/manifest.ts";
 import { runMeta } from "../run/meta.ts";
 import { readMetaText } from "../run/metafile.ts";
 
@@ -47,7 +47,11 @@ function megabytes(bytes: number): string {
  * manifest (there when the run was staged), its files against the manifest.
  * An aborted `signal` stops it (RunInterrupted).
  */
-export async function checkRun(run: Run, signal?: AbortSignal): Promise<void> {
+export async function checkRun(
+  run: Run,
+  signal?: AbortSignal,
+  onProgress?: (progress: HashProgress) => void,
+): Promise<void> {
   checkMetaText(run);
   const manifest = readManifest(run);
   if (manifest === undefined) {
@@ -58,7 +62,7 @@ export async function checkRun(run: Run, signal?: AbortSignal): Promise<void> {
         ` (tampered or incomplete)`,
     );
   }
-  const report = await verifyRunFiles(run, manifest, signal);
+  const report = await verifyRunFiles(run, manifest, signal, onProgress);
   const problems = [
     ...report.modified.map((p) => `modified ${quotePath(p)}`),
     ...report.missing.map((p) => `missing ${quotePath(p)}`),

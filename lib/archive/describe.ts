@@ -63,9 +63,10 @@ export async function describeRun(
   for (const part of runPartPaths(id).sort(comparePaths)) await describePath(walk, part);
   const out = walk.out;
   const files = out.entries.filter((e): e is FileEntry => e.type === "file");
+  options.onFound?.(files.reduce((n, e) => n + e.size, 0));
   await forEachConcurrent(files, HASH_CONCURRENCY, async (entry) => {
     checkAborted(options.signal);
-    entry.sha256 = await hashFile(out.sources.get(entry.path)!, options.signal);
+    entry.sha256 = await hashFile(out.sources.get(entry.path)!, options.signal, options.onHashed);
   });
   return out;
 }
@@ -77,6 +78,9 @@ export interface DescribeOptions {
   dereference?: boolean;
   /** Aborting stops the walk and the hashing (RunInterrupted). */
   signal?: AbortSignal;
+  /** For progress: hears the bytes of the run's files once walked, then each chunk hashed. */
+  onFound?: (bytes: number) => void;
+  onHashed?: (bytes: number) => void;
 }
 
 interface Walk {

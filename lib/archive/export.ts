@@ -58,7 +58,12 @@ function checkNotLive(runs: RunInfo[]): void {
 }
 
 export interface ArchiveProgress {
-  /** Content bytes done (export: file bytes written; import: archive bytes read). */
+  /**
+   * What is being done: export hashes every file for the index, then writes
+   * them; import reads the archive, then checks each run against its manifest.
+   */
+  step: "hashing" | "writing" | "reading" | "checking";
+  /** Bytes of the step done: file content, or for `reading` archive bytes. */
   bytes: number;
   totalBytes: number;
 }
@@ -114,11 +119,18 @@ export async function exportRuns(
   checkNotLive(runs);
   const ids = runs.map((r) => r.run.id);
   const described: DescribedRun[] = [];
+  // The total grows as each run is walked, before its files are hashed.
+  const hashing: ArchiveProgress = { step: "hashing", bytes: 0, totalBytes: 0 };
   for (const info of runs) {
     const run = await describeRun(runsHome, info.run.id, {
       within: ids,
       dereference: options.dereference,
       signal: options.signal,
+      onFound: (bytes) => void (hashing.totalBytes += bytes),
+      onHashed: options.onProgress && ((bytes) => {
+        hashing.bytes += bytes;
+        options.onProgress!(hashing);
+      }),
     });
     checkDescribed(info, run);
     described.push(run);
@@ -267,7 +279,7 @@ async function writeArchive(
   written.catch(() => tar.destroy(new Error("archive write failed")));
   try {
     const totalBytes = index.entries.reduce((n, e) => n + (e.type === "file" ? e.size : 0), 0);
-    const progress = { bytes: 0, totalBytes };
+    const progress: ArchiveProgress = { step: "writing", bytes: 0, totalBytes };
     await addEntry(tar, { name: INDEX_NAME, type: "file", mode: 0o644 }, formatIndex(index));
     for (const entry of index.entries) {
       checkAborted(options.signal);

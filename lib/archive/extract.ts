@@ -55,7 +55,7 @@ export async function extractArchive(
   options: ExtractOptions,
   onIndex: IndexCheck,
 ): Promise<ArchiveIndex> {
-  const progress = { bytes: 0, totalBytes };
+  const progress: ArchiveProgress = { step: "reading", bytes: 0, totalBytes };
   const counter = new Transform({
     transform(chunk: Uint8Array, _encoding, done) {
       progress.bytes += chunk.length;

@@ -26,6 +26,7 @@ import { RunstageError } from "../errors.ts";
 import { checkAborted } from "../interrupt.ts";
 import type { ArchiveProgress } from "./export.ts";
 import { runAt } from "../run/identity.ts";
+import type { HashProgress } from "../run/manifest.ts";
 import { importStagingPrefix, sweepRunsHome } from "../run/leftovers.ts";
 import { extractArchive, isDiskFull, isSystemError } from "./extract.ts";
 import { applyDirModes, moveIntoPlace, presentRuns } from "./place.ts";
@@ -82,7 +83,11 @@ export async function importArchive(
       checkFreeSpace(file, runsHome, index);
     });
     const todo = index.runs.filter((r) => !present.has(r.id));
-    for (const run of todo) await checkRun(runAt(staging!, run.id, run.name), options.signal);
+    const checking = checkingProgress(index, todo, options.onProgress);
+    for (const run of todo) {
+      await checkRun(runAt(staging!, run.id, run.name), options.signal, checking.onRun);
+      checking.runDone();
+    }
     // The last moment to stop: once runs move, the import completes.
     checkAborted(options.signal);
     moveIntoPlace(staging, runsHome, todo);
@@ -95,6 +100,37 @@ export async function importArchive(
   } finally {
     if (staging !== undefined) rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/**
+ * Progress of checking the runs to import against their manifests, over all of
+ * them: each run's hashing adds to what the runs before it hashed.
+ */
+function checkingProgress(
+  index: ArchiveIndex,
+  todo: readonly { id: string }[],
+  report: ((progress: ArchiveProgress) => void) | undefined,
+): { onRun?: (progress: HashProgress) => void; runDone(): void } {
+  const byRun = entriesByRun(index);
+  // What verify hashes: the files of each run dir (links to files add to it, a little).
+  const totalBytes = todo.flatMap((r) =>
+    (byRun.get(r.id) ?? []).filter((e) => e.path.startsWith(`${r.id}/`))
+  )
+    .reduce((n, e) => n + (e.type === "file" ? e.size : 0), 0);
+  const progress: ArchiveProgress = { step: "checking", bytes: 0, totalBytes };
+  let before = 0;
+  let run = 0;
+  return {
+    onRun: report && ((p) => {
+      run = p.bytes;
+      progress.bytes = before + run;
+      report(progress);
+    }),
+    runDone() {
+      before += run;
+      run = 0;
+    },
+  };
 }
 
 function archiveSize(file: string): number {

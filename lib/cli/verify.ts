@@ -12,6 +12,7 @@ import { readManifest, verifyPassed, type VerifyReport, verifyRunFiles } from ".
 import type { Run } from "../run/identity.ts";
 import { globalOptions, namedRun, printJson } from "./context.ts";
 import { warnNote, withInterrupt } from "./lifecycle.ts";
+import { verifyProgress } from "./progress.ts";
 import { plural } from "./runs.ts";
 
 export function verifyCommand() {
@@ -31,8 +32,9 @@ export function verifyCommand() {
           `run ${run.name} has no manifest (status ${status}): only staged runs can be verified`,
         );
       }
+      const progress = verifyProgress();
       const checked = await withInterrupt((interrupt) =>
-        verifyRunFiles(run, manifest, interrupt.signal)
+        verifyRunFiles(run, manifest, interrupt.signal, progress.update).finally(progress.done)
       );
       const { live, ...report } = liveReport(run, checked);
       const ok = verifyPassed(report);

@@ -20,7 +20,8 @@ const ABORT = 1; // non-zero: one side failed; the other stops
 const STATE = 2; // STATE + slot: 0 empty, 1 full, 2 end of file
 const LENGTH = STATE + RING_SLOTS; // LENGTH + slot: bytes held
 const ALIGN = LENGTH + RING_SLOTS; // ALIGN + slot: offset of the slot's aligned view
-const CELLS = ALIGN + RING_SLOTS;
+const WRITTEN = ALIGN + RING_SLOTS; // chunks of this file written so far, for progress
+const CELLS = WRITTEN + 1;
 
 const EMPTY = 0;
 const FULL = 1;
@@ -89,10 +90,17 @@ export class ChunkRing {
     return { view: this.#view(slot), length: Atomics.load(this.control, LENGTH + slot) };
   }
 
+  /** Frees the slot of chunk `index`, now written. */
   releaseChunk(index: number): void {
     const slot = index % RING_SLOTS;
+    Atomics.store(this.control, WRITTEN, index + 1);
     Atomics.store(this.control, STATE + slot, EMPTY);
     Atomics.notify(this.control, STATE + slot);
+  }
+
+  /** How many chunks of this file are written: any thread may ask, at any time. */
+  chunksWritten(): number {
+    return Atomics.load(this.control, WRITTEN);
   }
 
   // -- reader side

@@ -13,6 +13,7 @@ import { ChunkRing } from "./chunkring.ts";
 import { RunInterrupted } from "../interrupt.ts";
 import { mtimeMicros } from "../run/fileslog.ts";
 import {
+  CHUNK_BYTES,
   copyBigFile,
   type CopyJob,
   type CopyResult,
@@ -45,6 +46,45 @@ export interface CopyProgress {
 
 /** How long the main thread copies before it yields to progress and worker messages. */
 const SLICE_MS = 20;
+/** How often progress is reported while a big file copies, its bytes moving chunk by chunk. */
+const BIG_FILE_PROGRESS_MS = 25;
+
+/**
+ * A copy's progress: files and bytes copied whole, plus the bytes written of
+ * the big file being copied, which a timer reports while big files copy (they
+ * are written chunk by chunk on other threads, and would otherwise report
+ * nothing until their end). One object, updated in place.
+ */
+class CopyTally {
+  readonly progress: CopyProgress = { files: 0, bytes: 0 };
+  /** Bytes written of the big file being copied; 0 between files. */
+  inFlight: () => number = () => 0;
+  #settled = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(readonly onProgress?: (progress: CopyProgress) => void) {}
+
+  fileDone(size: number): void {
+    this.progress.files++;
+    this.#settled += size;
+    this.report();
+  }
+
+  report(): void {
+    if (!this.onProgress) return;
+    this.progress.bytes = this.#settled + this.inFlight();
+    this.onProgress(this.progress);
+  }
+
+  /** Reports every BIG_FILE_PROGRESS_MS until `stop`. */
+  watch(): void {
+    if (this.onProgress) this.#timer = setInterval(() => this.report(), BIG_FILE_PROGRESS_MS);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
 
 /** Copies `files` into `runDir` keeping their modes, and returns what was written. */
 export async function copySourceFiles(
@@ -59,7 +99,7 @@ export async function copySourceFiles(
   } = {},
 ): Promise<CopiedFile[]> {
   makeParentDirs(files, runDir);
-  const progress: CopyProgress = { files: 0, bytes: 0 };
+  const tally = new CopyTally(onProgress);
   const copied: CopiedFile[] = [];
   const done = (file: FileToCopy, result: CopyResult) => {
     copied.push({
@@ -68,9 +108,7 @@ export async function copySourceFiles(
       size: result.size,
       mtime: mtimeMicros(result.mtimeMs),
     });
-    progress.files++;
-    progress.bytes += result.size;
-    onProgress?.(progress);
+    tally.fileDone(result.size);
   };
   const umask = process.umask();
   const job = (f: FileToCopy): CopyJob => ({
@@ -85,15 +123,19 @@ export async function copySourceFiles(
   const starting = big.length > 0 && options.workers !== false
     ? BigFilePipeline.start()
     : Promise.resolve(undefined);
+  tally.report();
+  if (big.length > 0) tally.watch();
   try {
     // Big files start as soon as the workers are up, or here if they cannot be.
     const bigDone = starting.then(async (pipeline) => {
-      if (!pipeline) return await copyBigFilesHere(big, umask, job, done);
+      if (!pipeline) return await copyBigFilesHere(big, umask, job, done, tally);
+      tally.inFlight = () => pipeline.bytesInFlight();
       await Promise.all(big.map(async (f) => done(f, await pipeline.copy(job(f), umask))));
     });
     await copySmallFiles(small, new DirectBuffer(), umask, job, done, options.signal);
     await bigDone;
   } finally {
+    tally.stop();
     (await starting)?.close();
   }
   return copied;
@@ -129,9 +171,17 @@ async function copyBigFilesHere(
   umask: number,
   job: (f: FileToCopy) => CopyJob,
   done: (f: FileToCopy, r: CopyResult) => void,
+  tally: CopyTally,
 ): Promise<void> {
   const buffers: [DirectBuffer, DirectBuffer] = [new DirectBuffer(), new DirectBuffer()];
-  for (const file of files) done(file, await copyBigFile(job(file), buffers, umask));
+  let written = 0;
+  const onWritten = (bytes: number) => void (written = bytes);
+  tally.inFlight = () => written;
+  for (const file of files) {
+    const result = await copyBigFile(job(file), buffers, umask, onWritten);
+    written = 0;
+    done(file, result);
+  }
 }
 
 function makeParentDirs(files: readonly FileToCopy[], runDir: string): void {
@@ -173,6 +223,8 @@ class BigFilePipeline {
   #waiting = new Map<Worker, (reply: HalfReply) => void>();
   #nextId = 0;
   #queue: Promise<unknown> = Promise.resolve();
+  /** The file being copied, for progress. */
+  #current: CopyJob | undefined;
   /** Start timeouts still pending: close() clears them, or they would hold the process open. */
   #startTimers = new Set<ReturnType<typeof setTimeout>>();
 
@@ -245,9 +297,19 @@ class BigFilePipeline {
     return result;
   }
 
+  /**
+   * Bytes written of the file being copied, from the ring's count of chunks
+   * written; 0 between files, so a finished file is never counted twice.
+   */
+  bytesInFlight(): number {
+    const job = this.#current;
+    return job ? Math.min(this.#ring.chunksWritten() * CHUNK_BYTES, job.size) : 0;
+  }
+
   async #copyNow(job: CopyJob, umask: number): Promise<CopyResult> {
     this.#ring.reset();
     const id = this.#nextId++;
+    this.#current = job;
     const [read, written] = await Promise.all(
       [this.#reader, this.#writer].map((worker) =>
         new Promise<HalfReply>((resolve) => {
@@ -255,7 +317,7 @@ class BigFilePipeline {
           worker.postMessage({ id, job, umask });
         })
       ),
-    );
+    ).finally(() => this.#current = undefined);
     // The side that failed has the error; the other only knows it was aborted.
     for (const reply of [read, written]) {
       if ("error" in reply) {

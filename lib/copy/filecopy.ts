@@ -117,12 +117,14 @@ export function copySmallFile(job: CopyJob, buffer: DirectBuffer, umask: number)
 /**
  * Copies a big file as a pipeline: while chunk k is being written (async, off
  * this thread), chunk k+1 is read and hashed into the other buffer. Writes are
- * direct where the file system allows it.
+ * direct where the file system allows it. `onWritten` hears the bytes written
+ * so far, once per chunk.
  */
 export async function copyBigFile(
   job: CopyJob,
   buffers: [DirectBuffer, DirectBuffer],
   umask: number,
+  onWritten?: (bytes: number) => void,
 ): Promise<CopyResult> {
   const input = openSync(job.src, "r");
   const direct = openDirect(job, buffers);
@@ -137,6 +139,7 @@ export async function copyBigFile(
       if (n === 0) break;
       hash.update(views[i].subarray(0, n));
       await writing; // the other buffer's write: done before that buffer is reused
+      onWritten?.(pos);
       const length = writeLength(n, direct);
       writing = out.write(views[i], 0, length, pos);
       pos += n;

@@ -28,11 +28,25 @@ const HASH_CHUNK = 4 * 1024 * 1024;
 /** Files hashed at once: enough to keep the disk and both cores busy. */
 const HASH_CONCURRENCY = 8;
 
+/** Hashing progress, for a progress display: one object, updated in place. */
+export interface HashProgress {
+  /** Files hashed whole, and bytes hashed, including those of files still being read. */
+  files: number;
+  bytes: number;
+  totalFiles: number;
+  totalBytes: number;
+}
+
 /**
  * SHA-256 of a file's content, streamed through the hash. An aborted `signal`
  * stops it between chunks (RunInterrupted): a 10 GB file need not be read to the end.
+ * `onBytes` hears each chunk's length as it is hashed.
  */
-export async function hashFile(path: string, signal?: AbortSignal): Promise<string> {
+export async function hashFile(
+  path: string,
+  signal?: AbortSignal,
+  onBytes?: (bytes: number) => void,
+): Promise<string> {
   const fh = await open(path, "r");
   try {
     const hash = createHash("sha256");
@@ -43,6 +57,7 @@ export async function hashFile(path: string, signal?: AbortSignal): Promise<stri
       if (bytesRead === 0) break;
       hash.update(buf.subarray(0, bytesRead));
       pos += bytesRead;
+      onBytes?.(bytesRead);
     }
     return hash.digest("hex");
   } finally {
@@ -129,11 +144,15 @@ export function verifyPassed(report: VerifyReport): boolean {
   return report.modified.length + report.missing.length + report.unexpected.length === 0;
 }
 
-/** Re-hashes every file of the run dir against the manifest; an aborted `signal` stops it. */
+/**
+ * Re-hashes every file of the run dir against the manifest; an aborted `signal`
+ * stops it. `onProgress` hears the files and bytes hashed, chunk by chunk.
+ */
 export async function verifyRunFiles(
   run: Run,
   manifest: ManifestEntry[],
   signal?: AbortSignal,
+  onProgress?: (progress: HashProgress) => void,
 ): Promise<VerifyReport> {
   // A run dir deleted as a whole is every file missing, not a crash.
   const undecodable: string[] = [];
@@ -157,10 +176,23 @@ export async function verifyRunFiles(
   for (const path of present.keys()) {
     if (!expected.has(path)) report.unexpected.push(path);
   }
+  const progress: HashProgress = {
+    files: 0,
+    bytes: 0,
+    totalFiles: toHash.length,
+    totalBytes: toHash.reduce((n, path) => n + present.get(path)!.size, 0),
+  };
+  const onBytes = onProgress && ((n: number) => {
+    progress.bytes += n;
+    onProgress(progress);
+  });
+  onProgress?.(progress);
   await forEachConcurrent(toHash, HASH_CONCURRENCY, async (path) => {
     checkAborted(signal);
-    const digest = await hashFile(join(run.runDir, path), signal);
+    const digest = await hashFile(join(run.runDir, path), signal, onBytes);
     if (digest !== expected.get(path)) report.modified.push(path);
+    progress.files++;
+    onProgress?.(progress);
   });
   report.checked = toHash.length;
   for (const list of [report.modified, report.missing, report.unexpected]) list.sort(comparePaths);

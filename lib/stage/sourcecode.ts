@@ -50,11 +50,17 @@ export async function placeSourcecode(
     totalBytes: selection.files.reduce((sum, f) => sum + f.size, 0),
   };
   const onProgress = options.onProgress;
+  // One object, updated in place: copy progress comes per file and must stay cheap.
+  const shown = { files: 0, bytes: 0, ...totals };
   // runstage itself is this phase's process while it copies: a kill -9 now
   // leaves a lock naming a dead pid, so the run reads as terminated.
   runMeta.lock.write(run, lockForProcess(process.pid));
   const placed = await stager.place(selection.files, run.runDir, {
-    onProgress: onProgress && ((p) => onProgress({ ...p, ...totals })),
+    onProgress: onProgress && ((p) => {
+      shown.files = p.files;
+      shown.bytes = p.bytes;
+      onProgress(shown);
+    }),
     signal: options.interrupt?.signal,
   }).finally(() => runMeta.lock.remove(run));
   options.interrupt?.check();

@@ -4,7 +4,7 @@
  * exports refused before anything is written.
  */
 import assert from "node:assert/strict";
-import { onlyRun, runstage, runstageCommand } from "../support/cli.ts";
+import { onlyRun, runstage } from "../support/cli.ts";
 import { listTree, sha256File, withProject, withTempDir } from "../support/fixtures.ts";
 
 const GAGE = `[train]
@@ -291,53 +291,4 @@ Deno.test("export refuses what it cannot write faithfully, and writes nothing", 
       await ok(runsHome, ["-C", project, "verify", "1"]);
     });
   });
-});
-
-const hasScript = new Deno.Command("sh", { args: ["-c", "command -v script"] }).outputSync()
-  .success;
-
-/** Runs the CLI on a pseudo-terminal (util-linux `script`), returning all it showed. */
-async function onTerminal(args: string[], env: Record<string, string>): Promise<string> {
-  const [cmd, cmdArgs] = runstageCommand(args);
-  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  const line = [cmd, ...cmdArgs].map(quote).join(" ");
-  const out = await new Deno.Command("script", {
-    args: ["-qec", line, "/dev/null"],
-    env: { ...env, NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  assert.equal(out.code, 0, text);
-  return text;
-}
-
-Deno.test({
-  name: "export and import show progress on a terminal for a big archive, and only then",
-  ignore: !hasScript,
-  fn: async () => {
-    await withProject(PROJECT, async (project, runsHome) => {
-      await ok(runsHome, ["-C", project, "run"]);
-      await withTempDir(async (out) => {
-        const small = { RUNSTAGE_ARCHIVE_PROGRESS_BYTES: "0" };
-        const exported = await onTerminal(
-          ["--runs", runsHome, "-C", project, "export", "1", "-o", `${out}/a.tar`],
-          small,
-        );
-        assert.match(exported, /Exporting: [\d.]+ \S*B of [\d.]+ \S*B \(100%\)/);
-        const imported = await onTerminal(
-          ["--runs", `${out}/runs`, "import", `${out}/a.tar`],
-          small,
-        );
-        assert.match(imported, /Importing: [\d.]+ \S*B of [\d.]+ \S*B \(100%\)/);
-        const quiet = await onTerminal(
-          ["--runs", `${out}/runs2`, "import", `${out}/a.tar`],
-          {},
-        );
-        assert.doesNotMatch(quiet, /Importing:/);
-        assert.match(quiet, /Imported 1 run/);
-      });
-    });
-  },
 });

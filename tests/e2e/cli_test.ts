@@ -222,7 +222,7 @@ Deno.test("staging shows progress on a terminal and nothing extra in a pipe", as
     ...Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`f${i}.txt`, "x".repeat(1000)])),
   }, async (project, runsHome) => {
     const piped = await runstage(["-C", project, "--runs", `${runsHome}/a`, "stage"], {
-      env: { RUNSTAGE_PROGRESS_DELAY_MS: "0" },
+      env: { RUNSTAGE_PROGRESS_MS: "1" },
     });
     assert.equal(piped.code, 0);
     assert.doesNotMatch(piped.stderr + piped.stdout, /Copying source code/);
@@ -238,7 +238,7 @@ Deno.test("staging shows progress on a terminal and nothing extra in a pipe", as
     const line = [cmd, ...args].map((a) => `'${a}'`).join(" ");
     const tty = await new Deno.Command("script", {
       args: ["-qec", line, "/dev/null"],
-      env: { RUNSTAGE_PROGRESS_DELAY_MS: "0", NO_COLOR: "1" },
+      env: { RUNSTAGE_PROGRESS_MS: "1", NO_COLOR: "1" },
       stdout: "piped",
       stderr: "piped",
     }).output();
