@@ -20,6 +20,7 @@ import type { Run } from "../run/identity.ts";
 import { resolveRun } from "../run/listing.ts";
 import { readStagedRun } from "../stage/staged.ts";
 import { stageRun } from "../stage/stage.ts";
+import { progressDisplay } from "./progress.ts";
 import { commandContext, globalOptions } from "./context.ts";
 import { reportStagingFailure, startAndReport, warnNote, withInterrupt } from "./lifecycle.ts";
 import { phaseEchoToTerminal } from "./phaseoutput.ts";
@@ -49,6 +50,7 @@ export function rerunCommand() {
       const recorded = runMeta.vcs.read(original)?.requested;
       const carried = Object.entries(config).map(([k, v]) => `${k}=${formatFlagValue(v)}`);
       await withInterrupt(async (interrupt) => {
+        const progress = progressDisplay();
         const staged = await stageRun({
           project,
           op,
@@ -56,10 +58,14 @@ export function rerunCommand() {
           flags: [...carried, ...flags],
           reuseSourceOf: options.reuseSource ? original : undefined,
           source: options.source ?? recorded,
-          warn: warnNote,
+          onProgress: progress.update,
+          warn: (message) => {
+            progress.done();
+            warnNote(message);
+          },
           interrupt,
-          phaseEcho: phaseEchoToTerminal(),
-        });
+          phaseEcho: phaseEchoToTerminal(progress.done),
+        }).finally(progress.done);
         if (staged.exitCode !== 0) return reportStagingFailure(staged.run, staged.exitCode);
         await startAndReport(
           {
