@@ -11,8 +11,8 @@ import { RunstageError, UsageError } from "../errors.ts";
 import { quotePath } from "../fs/quote.ts";
 import { type Phase, PHASES } from "../gagefile/opdef.ts";
 import type { Run } from "../run/identity.ts";
-import { globalOptions } from "./context.ts";
-import { namedOneRun, RUN_SPEC_HELP } from "./runs.ts";
+import { globalOptions, namedRun } from "./context.ts";
+import { RUN_SPEC_HELP } from "./runs.ts";
 
 const PHASE_NAMES = PHASES.map((p) => p.name).join(", ");
 /** The phase whose output a user wants most: the op's own. */
@@ -38,7 +38,7 @@ export function catCommand() {
       if (path === undefined && options.output === undefined) {
         throw new UsageError("cat needs a PATH in the run dir, or --output [PHASE]");
       }
-      const { run } = await namedOneRun(globalOptions(command), spec);
+      const { run } = await namedRun(globalOptions(command), spec);
       const file = path !== undefined
         ? runDirFile(run, path)
         : outputFile(run, options.output === true ? RUN_PHASE : options.output!);

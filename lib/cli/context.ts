@@ -1,11 +1,13 @@
 /**
  * What every command needs from the global options: the project, its runs home,
- * and a way to name a run.
+ * and a way to name a run. A command that writes to the runs home gets it tidied
+ * first of what killed commands left there (`writes`).
  */
 import process from "node:process";
 import { escapeControl } from "../fs/quote.ts";
 import { microsToDate } from "../run/clock.ts";
 import { openProject, type Project, resolveRunsHome } from "../gagefile/project.ts";
+import { sweepRunsHome } from "../run/leftovers.ts";
 import { resolveRun, type RunInfo } from "../run/listing.ts";
 
 export interface GlobalOptions {
@@ -26,16 +28,35 @@ export interface CommandContext {
   runsHome: string;
 }
 
-export async function commandContext(options: GlobalOptions): Promise<CommandContext> {
+/** What a command is about to do with its runs home. */
+export interface ContextOptions {
+  /**
+   * It writes there (a run, a label, a move): what killed commands left in the
+   * runs home is tidied first (lib/run/leftovers.ts): an import's staging dir,
+   * a claim of a delete or purge whose owner is gone. A live command's are
+   * left alone. Every command that writes to a runs home asks for this.
+   */
+  writes?: boolean;
+}
+
+export async function commandContext(
+  options: GlobalOptions,
+  { writes = false }: ContextOptions = {},
+): Promise<CommandContext> {
   const cwd = process.cwd();
   const project = await openProject({ cwd, dir: options.project });
   const runsHome = resolveRunsHome(project, { runs: options.runs, env: process.env, cwd });
+  if (writes) sweepRunsHome(runsHome);
   return { project, runsHome };
 }
 
 /** The run a command names, in the runs home the global options select. */
-export async function namedRun(options: GlobalOptions, spec: string): Promise<RunInfo> {
-  const { runsHome } = await commandContext(options);
+export async function namedRun(
+  options: GlobalOptions,
+  spec: string,
+  context: ContextOptions = {},
+): Promise<RunInfo> {
+  const { runsHome } = await commandContext(options, context);
   return resolveRun(runsHome, spec);
 }
 

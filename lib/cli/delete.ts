@@ -8,12 +8,11 @@ import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { createInterface } from "node:readline/promises";
 import { RunstageError, UsageError } from "../errors.ts";
-import { listRuns, type ResolveOptions, resolveRuns, type RunInfo } from "../run/listing.ts";
-import { sweepRunsHome } from "../run/leftovers.ts";
+import { listRuns, type ResolveOptions, type RunInfo } from "../run/listing.ts";
 import { checkNotRunning, deleteRuns, purgeRuns, restoreRuns } from "../run/trash.ts";
 import { quotePath } from "../fs/quote.ts";
 import { commandContext, formatTable, type GlobalOptions, globalOptions } from "./context.ts";
-import { plural, RUN_SPEC_HELP, runNameList } from "./runs.ts";
+import { namedRuns, plural, RUN_SPEC_HELP, runNameList } from "./runs.ts";
 
 export function deleteCommand() {
   return new Command("delete")
@@ -76,15 +75,12 @@ export function purgeCommand() {
 }
 
 /** The runs `specs` name, once the runs home is swept of what killed commands left. */
-async function sweptRuns(globals: GlobalOptions, specs: string[], options: ResolveOptions = {}) {
-  const { runsHome } = await commandContext(globals);
-  sweepRunsHome(runsHome);
-  return { runsHome, runs: resolveRuns(runsHome, specs, options) };
+function sweptRuns(globals: GlobalOptions, specs: string[], options: ResolveOptions = {}) {
+  return namedRuns(globals, specs, { ...options, writes: true });
 }
 
 async function trashRuns(globals: GlobalOptions) {
-  const { runsHome } = await commandContext(globals);
-  sweepRunsHome(runsHome);
+  const { runsHome } = await commandContext(globals, { writes: true });
   const runs = listRuns(runsHome, { deleted: true });
   if (runs.length === 0) throw new RunstageError(`the trash of ${quotePath(runsHome)} is empty`);
   return { runsHome, runs };

@@ -12,8 +12,8 @@ import { comparePaths } from "../fs/pathorder.ts";
 import type { Run } from "../run/identity.ts";
 import type { RunInfo } from "../run/listing.ts";
 import type { RunVcs } from "../run/vcs.ts";
-import { globalOptions, printJson } from "./context.ts";
-import { formatMetric, namedOneRun, RUN_SPEC_HELP } from "./runs.ts";
+import { globalOptions, namedRun, printJson } from "./context.ts";
+import { formatMetric, RUN_SPEC_HELP } from "./runs.ts";
 
 /** One key that differs; a side where the key is absent has no `a` or `b`. */
 interface ValueChange {
@@ -45,8 +45,8 @@ export function diffCommand() {
     )
     .action(async (spec1, spec2, options, command) => {
       const globals = globalOptions(command);
-      const a = await namedOneRun(globals, spec1);
-      const b = await namedOneRun(globals, spec2);
+      const a = await namedRun(globals, spec1);
+      const b = await namedRun(globals, spec2);
       const diff = diffRuns(a, b);
       if (options.json) return printJson(diff);
       process.stdout.write(formatDiff(diff));

@@ -21,7 +21,7 @@ export function labelCommand() {
         throw new UsageError("label takes TEXT or --clear: give exactly one");
       }
       if (text !== undefined) checkLabel(text);
-      const { runs } = await namedRuns(globalOptions(command), [spec]);
+      const { runs } = await namedRuns(globalOptions(command), [spec], { writes: true });
       for (const { run } of runs) {
         // Atomic, like every meta file: a listing reads the old label or the new one.
         if (text === undefined) runMeta.label.remove(run);

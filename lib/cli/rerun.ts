@@ -40,7 +40,7 @@ export function rerunCommand() {
     )
     .action(async (spec, flags, options, command) => {
       const globals = globalOptions(command);
-      const { runsHome } = await commandContext(globals);
+      const { runsHome } = await commandContext(globals, { writes: true });
       const original = resolveRun(runsHome, spec).run;
       const { op, projectDir } = await readStagedRun(original);
       requireRunPhase(op, `the meta of run ${original.name}`);

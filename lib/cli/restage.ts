@@ -31,7 +31,7 @@ export function restageCommand() {
     .option("--json", "print JSON")
     .action(async (spec, options, command) => {
       const globals = globalOptions(command);
-      const { run, status } = await namedRun(globals, spec);
+      const { run, status } = await namedRun(globals, spec, { writes: true });
       if (status === "running") {
         throw new RunstageError(`run ${run.name} is running: restage it once it has ended`);
       }

@@ -79,7 +79,7 @@ async function stageCommandAction(
   const [opName, flags] = opArg?.includes("=")
     ? [undefined, [opArg, ...flagArgs]]
     : [opArg, flagArgs];
-  const ctx = await commandContext(globals);
+  const ctx = await commandContext(globals, { writes: !options.preview && !options.helpOp });
   // A bare repo has no Gage file on disk: a git source reads the op from the commit.
   const op = ctx.project.gagefile ? selectOp(ctx.project, opName) : undefined;
   if (op && !options.preview && !options.helpOp) {

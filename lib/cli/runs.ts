@@ -10,7 +10,6 @@ import {
   newestFirst,
   parseCommitPrefix,
   type ResolveOptions,
-  resolveRun,
   resolveRuns,
   RUN_STATUSES,
   type RunInfo,
@@ -21,6 +20,7 @@ import { type MetricValue, runMeta } from "../run/meta.ts";
 import type { RunVcs } from "../run/vcs.ts";
 import {
   commandContext,
+  type ContextOptions,
   formatTable,
   formatTime,
   type GlobalOptions,
@@ -67,16 +67,10 @@ export function runInfoJson(info: RunInfo, vcs: RunVcs | undefined = runMeta.vcs
 export async function namedRuns(
   globals: GlobalOptions,
   specs: string[],
-  options: ResolveOptions = {},
+  { writes, ...options }: ResolveOptions & ContextOptions = {},
 ): Promise<{ runsHome: string; runs: RunInfo[] }> {
-  const { runsHome } = await commandContext(globals);
+  const { runsHome } = await commandContext(globals, { writes });
   return { runsHome, runs: resolveRuns(runsHome, specs, options) };
-}
-
-/** The one run `spec` names, for commands that act on one run. */
-export async function namedOneRun(globals: GlobalOptions, spec: string): Promise<RunInfo> {
-  const { runsHome } = await commandContext(globals);
-  return resolveRun(runsHome, spec);
 }
 
 /** A metric for a table: integers as they are, other numbers to 4 significant digits. */

@@ -5,8 +5,8 @@ import process from "node:process";
 import { UsageError } from "../errors.ts";
 import type { RunInfo } from "../run/listing.ts";
 import { quotePath } from "../fs/quote.ts";
-import { globalOptions } from "./context.ts";
-import { namedOneRun, RUN_SPEC_HELP } from "./runs.ts";
+import { globalOptions, namedRun } from "./context.ts";
+import { RUN_SPEC_HELP } from "./runs.ts";
 
 export function selectCommand() {
   return new Command("select")
@@ -22,7 +22,7 @@ export function selectCommand() {
       if (options.runDir && options.metaDir) {
         throw new UsageError("give --run-dir or --meta-dir, not both");
       }
-      const info = await namedOneRun(globalOptions(command), spec);
+      const info = await namedRun(globalOptions(command), spec);
       const { run } = info;
       if (options.runDir) warnIfLive(info);
       const out = options.runDir

@@ -11,8 +11,8 @@ import { formatOpRef, runMeta } from "../run/meta.ts";
 import type { RunInfo } from "../run/listing.ts";
 import { readProjectRef } from "../run/projectdir.ts";
 import type { RunVcs } from "../run/vcs.ts";
-import { formatTable, formatTime, globalOptions, printJson } from "./context.ts";
-import { formatMetric, namedOneRun, RUN_SPEC_HELP, runInfoJson } from "./runs.ts";
+import { formatTable, formatTime, globalOptions, namedRun, printJson } from "./context.ts";
+import { formatMetric, RUN_SPEC_HELP, runInfoJson } from "./runs.ts";
 
 export function showCommand() {
   return new Command("show")
@@ -24,7 +24,7 @@ export function showCommand() {
     .argument("<run>", RUN_SPEC_HELP)
     .option("--json", "print JSON")
     .action(async (spec, options, command) => {
-      const info = await namedOneRun(globalOptions(command), spec);
+      const info = await namedRun(globalOptions(command), spec);
       const details = runDetails(info);
       if (options.json) return printJson(details);
       process.stdout.write(formatShow(details));

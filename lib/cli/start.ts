@@ -21,7 +21,7 @@ export function startCommand() {
     )
     .argument("<run>", "index from `runs`, id, id prefix, name or label")
     .action(async (spec, _options, command) => {
-      const { run, status } = await namedRun(globalOptions(command), spec);
+      const { run, status } = await namedRun(globalOptions(command), spec, { writes: true });
       // Only a live run that got through staging: one that failed there has nothing to start.
       const live = liveProjectDir(run) !== undefined && runMeta.staged.exists(run);
       if (live && LIVE_RESTARTABLE.includes(status)) reopenLiveRun(run);

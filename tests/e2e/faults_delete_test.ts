@@ -4,15 +4,15 @@
  * Exactly one of them gets the runs, and gets all of them: each run ends up
  * wholly in the trash or wholly gone, never split, its meta dir never lost;
  * the other exits 1 with one line that says what became of the runs. Also: a
- * claim left by a command that was killed is finished by the next command,
- * and a live command's claim is never touched.
+ * claim left by a command that was killed is finished by the next command
+ * (any command that writes to the runs home), and a live command's claim is
+ * never touched.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { hostname } from "node:os";
 import { runName } from "../../lib/run/identity.ts";
-import { type CliResult, rows, runstageCommand, runstageIn } from "../support/cli.ts";
+import { cliFor, type CliResult, rows, runstageCommand, runstageIn } from "../support/cli.ts";
 import { exists, listTree, withProject, writeTree } from "../support/fixtures.ts";
+import { deadPid, ownerTag } from "../support/process.ts";
 
 const PROJECT = { "gage.toml": `[a]\nexec = "true"\n` };
 const ROUNDS = 20;
@@ -127,19 +127,6 @@ function checkLoser(loser: Verb, winner: Verb, result: CliResult, what: string):
   assert.match(lines[0], truthful, what);
 }
 
-/** The tag a claim dir's name gives its maker: pid, start time, host (lib/run/owner.ts). */
-function ownerTag(pid: number, start = "x"): string {
-  const host = createHash("sha256").update(hostname()).digest("hex").slice(0, 8);
-  return `${pid}.${start}.${host}`;
-}
-
-/** The pid of a process that has exited: surely no one's now (pids are not reused this soon). */
-async function deadPid(): Promise<number> {
-  const child = new Deno.Command("true").spawn();
-  await child.status;
-  return child.pid;
-}
-
 Deno.test("a claim left by a killed delete or purge is finished by the next command; a live one is left alone", async () => {
   await withProject(PROJECT, async (project, home) => {
     const [deleted, purged, live, other] = [
@@ -178,6 +165,52 @@ Deno.test("a claim left by a killed delete or purge is finished by the next comm
         `${liveClaim.slice(home.length + 1)}/`,
       ],
     );
+  });
+});
+
+/** The hidden staging dirs and claims in a runs home. */
+function leftovers(home: string): string[] {
+  return [...Deno.readDirSync(home)].map((e) => e.name)
+    .filter((name) => /^\.(import|claim)-/.test(name)).sort();
+}
+
+Deno.test("every command that writes to a runs home tidies what killed commands left, never a live one's", async () => {
+  await withProject(PROJECT, async (project, home) => {
+    const cli = cliFor(project, home);
+    const live = ownerTag(Deno.pid);
+    const liveLeft = [`.import-${live}-aaaaaa`, `.claim-purge-home-${crypto.randomUUID()}-${live}`];
+    for (const name of liveLeft) await Deno.mkdir(`${home}/${name}`);
+    const dead = ownerTag(await deadPid());
+    const writers = [
+      ["stage", "a"],
+      ["restage", "1"],
+      ["start", "1"],
+      ["run", "a"],
+      ["rerun", "1"],
+      ["label", "1", "tidy"],
+    ];
+    for (const args of writers) {
+      // An import and a purge killed with kill -9: a staging dir, an emptied claim.
+      const deadLeft = [
+        `.import-${dead}-bbbbbb`,
+        `.claim-purge-home-${crypto.randomUUID()}-${dead}`,
+      ];
+      for (const name of deadLeft) await Deno.mkdir(`${home}/${name}`);
+      const r = await cli(...args);
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+      assert.deepEqual(
+        leftovers(home),
+        liveLeft.sort(),
+        `${args[0]} tidied the dead, not the live`,
+      );
+    }
+    // Commands that only read leave even a dead command's dirs to the next writer.
+    const deadLeft = [`.import-${dead}-cccccc`];
+    await Deno.mkdir(`${home}/${deadLeft[0]}`);
+    for (const args of [["runs"], ["show", "1"], ["run", "a", "--preview"]]) {
+      assert.equal((await cli(...args)).code, 0, args.join(" "));
+    }
+    assert.deepEqual(leftovers(home), [...liveLeft, ...deadLeft].sort());
   });
 });
 
