@@ -8,7 +8,7 @@
  * characters. All of it is checked in the staging dir, before anything moves.
  */
 import { statfsSync } from "node:fs";
-import { type ArchiveIndex, ArchiveRefusal } from "./format.ts";
+import { type ArchiveIndex, ArchiveRefusal, hasControlCharacter } from "./format.ts";
 import { RunstageError } from "../errors.ts";
 import { quotePath } from "../fs/quote.ts";
 import type { Run } from "../run/identity.ts";
@@ -93,14 +93,22 @@ const ONE_LINE_META = [
 
 /** Refuses control characters (but a final newline) in the one-line meta files. */
 function checkMetaText(run: Run): void {
-  for (const file of ONE_LINE_META) {
-    const text = readMetaText(run, file.name);
-    // deno-lint-ignore no-control-regex
-    if (text !== undefined && /[\x00-\x1f\x7f-\x9f]/.test(text.replace(/\n$/, ""))) {
-      throw new ArchiveRefusal(
-        `run ${run.name} has control characters in its meta file ${quotePath(file.name)}` +
-          ` (tampered, or not written by runstage)`,
-      );
-    }
+  const file = metaWithControlCharacters(run);
+  if (file !== undefined) {
+    throw new ArchiveRefusal(
+      `run ${run.name} has control characters in its meta file ${quotePath(file)}` +
+        ` (tampered, or not written by runstage)`,
+    );
   }
+}
+
+/**
+ * The first one-line meta file of `run` holding a control character (but a
+ * final newline), which import refuses; export asks before it writes.
+ */
+export function metaWithControlCharacters(run: Run): string | undefined {
+  return ONE_LINE_META.find((file) => {
+    const text = readMetaText(run, file.name);
+    return text !== undefined && hasControlCharacter(text.replace(/\n$/, ""));
+  })?.name;
 }

@@ -42,6 +42,7 @@ import { writeFaultKind } from "../fs/writefault.ts";
 import type { RunInfo } from "../run/listing.ts";
 import { checkNotRunning } from "../run/trash.ts";
 import { removeDeadTempFiles, tempFileFor } from "./tempfile.ts";
+import { checkImportable, checkIndexBounds } from "./importable.ts";
 
 /**
  * A live run's source files are links into a project on this machine: on another
@@ -105,8 +106,9 @@ const CHUNK = 1024 * 1024;
  * Writes `runs` of `runsHome` into one archive. Refuses, before writing
  * anything: a bad archive name, an existing file (without `force`), a running
  * run, a run holding a fifo or device, a link leading outside the exported
- * runs (unless `dereference` and it leads to a file), and a run whose files
- * no longer match its manifest (import would refuse it).
+ * runs (unless `dereference` and it leads to a file), a run whose files
+ * no longer match its manifest, and whatever else import would refuse
+ * (importable.ts: control characters in names and meta, an index too big).
  */
 export async function exportRuns(
   runsHome: string,
@@ -133,6 +135,7 @@ export async function exportRuns(
       }),
     });
     checkDescribed(info, run);
+    checkImportable(info, run.entries);
     described.push(run);
   }
   // Links may lead into another exported run: check manifests against all the entries.
@@ -147,6 +150,7 @@ export async function exportRuns(
     runs: runs.map((r) => ({ id: r.run.id, name: r.run.name })),
     entries,
   };
+  checkIndexBounds(runs, index);
   const sources = new Map(described.flatMap((d) => [...d.sources]));
   await writeArchive(options.file, gzip, index, sources, options);
   return {

@@ -58,8 +58,24 @@ export function unsafePathReason(path: string): string | undefined {
  * or drive the terminal that shows it, so archives do not carry them.
  */
 export function controlCharacterReason(path: string): string | undefined {
+  return hasControlCharacter(path) ? "has a control character in its name" : undefined;
+}
+
+/**
+ * Why import refuses an entry for its name or link target alone, or undefined:
+ * export asks it too, so that it never writes an archive import would refuse.
+ */
+export function entryTextReason(entry: ArchiveEntry): string | undefined {
+  if (entry.type === "symlink" && hasControlCharacter(entry.target)) {
+    return "has a control character in its link target";
+  }
+  return controlCharacterReason(entry.path);
+}
+
+/** Whether `text` holds a control character: C0, DEL or C1. */
+export function hasControlCharacter(text: string): boolean {
   // deno-lint-ignore no-control-regex
-  return /[\x00-\x1f\x7f-\x9f]/.test(path) ? "has a control character in its name" : undefined;
+  return /[\x00-\x1f\x7f-\x9f]/.test(text);
 }
 
 /**
@@ -267,9 +283,13 @@ function checkEntry(value: unknown): ArchiveEntry {
         mtime: mtime as number,
       };
     }
-    case "symlink":
+    case "symlink": {
       if (typeof e.target !== "string") throw badIndex(`symlink ${quotePath(path)} has no target`);
-      return { path, type: "symlink", target: e.target };
+      const symlink: ArchiveEntry = { path, type: "symlink", target: e.target };
+      const reason = entryTextReason(symlink);
+      if (reason) throw badIndex(`entry ${quotePath(path)} ${reason}`);
+      return symlink;
+    }
     default:
       throw badIndex(
         `entry ${quotePath(path)} has type "${e.type}": only file, dir and symlink are`,

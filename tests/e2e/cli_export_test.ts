@@ -292,3 +292,47 @@ Deno.test("export refuses what it cannot write faithfully, and writes nothing", 
     });
   });
 });
+
+Deno.test("export refuses what import would refuse, naming the run and the path, and writes nothing", async (t) => {
+  const gage =
+    `[train]\nexec = "python3 train.py"\n[odd]\nexec = "printf x > \\"$(printf 'a\\\\nb.txt')\\""\n`;
+  await withProject({ ...PROJECT, "gage.toml": gage }, async (project, runsHome) => {
+    await withTempDir(async (out) => {
+      const exportTo = (file: string) =>
+        runstage(["--runs", runsHome, "-C", project, "export", "1", "-o", file]);
+
+      await t.step("a one-line meta file holding control characters", async () => {
+        await ok(runsHome, ["-C", project, "run", "train"]);
+        const { id, metaDir } = await onlyRun(runsHome);
+        // `label` refuses such a label; a hand or another tool may still write one.
+        await Deno.writeTextFile(`${metaDir}/label`, "\x1b[2J\x1b[Hpwned");
+        assertRefused(
+          await exportTo(`${out}/label.tar`),
+          new RegExp(
+            `^runstage: cannot export run \\S+: its meta file "${id}\\.meta/label" holds control` +
+              ` characters, which import refuses; rewrite it`,
+          ),
+        );
+        await Deno.remove(`${metaDir}/label`);
+      });
+
+      await t.step(
+        "a file whose name holds a line break (runs record it; archives do not)",
+        async () => {
+          await ok(runsHome, ["-C", project, "run", "odd"]);
+          const id = JSON.parse((await ok(runsHome, ["runs", "--json"])).stdout)[0].id;
+          assert.ok(await Deno.stat(`${runsHome}/${id}/a\nb.txt`));
+          assertRefused(
+            await exportTo(`${out}/odd.tar`),
+            new RegExp(
+              `^runstage: cannot export run \\S+: "${id}/a\\\\nb\\.txt" has a control character in` +
+                ` its name, which import refuses; rename or remove it, or export other runs\\n$`,
+            ),
+          );
+        },
+      );
+
+      assert.deepEqual(await listTree(out), [], "no archive and no temp file left");
+    });
+  });
+});
