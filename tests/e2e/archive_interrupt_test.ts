@@ -12,8 +12,9 @@
  * watchdog only kills a process that hangs.
  */
 import assert from "node:assert/strict";
-import { onlyRun, runstage, runstageCommand } from "../support/cli.ts";
+import { onlyRun, runstage, type Spawned, spawnRunstage } from "../support/cli.ts";
 import { listTree, withProject, withTempDir } from "../support/fixtures.ts";
+import { waitFor } from "../support/process.ts";
 
 /** The op writes BIG_MB MiB: long enough to hash that a signal lands mid-file, quick to write. */
 const BIG_MB = 192;
@@ -27,8 +28,6 @@ with open("big.bin", "wb") as f:
 `,
 };
 
-/** A hung process is killed after this long and the test fails; it is no time limit. */
-const WATCHDOG_MS = 120_000;
 /**
  * What a process may read after the signal: a 4 MiB hashing chunk per worker in
  * flight and the odd small file. A scan that ignored the signal would read the
@@ -71,52 +70,22 @@ async function bytesRead(pid: number): Promise<number | undefined> {
   }
 }
 
-/** `runstage ARGS` started in the background, its output collected. */
-function start(args: string[]) {
-  const [cmd, cmdArgs] = runstageCommand(args);
-  const env: Record<string, string> = { ...Deno.env.toObject(), NO_COLOR: "1" };
-  delete env.GAGE_RUNS;
-  const child = new Deno.Command(cmd, {
-    args: cmdArgs,
-    env,
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const output = child.output();
-  let exited = false;
-  output.finally(() => exited = true).catch(() => {});
-  return { child, output, exited: () => exited };
-}
-
-type Started = ReturnType<typeof start>;
-
 /** Waits until `ready` holds for the process's open files (and `also`); fails if it ends first. */
 async function waitUntilOpen(
-  proc: Started,
+  proc: Spawned,
   ready: (file: OpenFile) => boolean,
   also: () => Promise<boolean> = () => Promise.resolve(true),
 ): Promise<void> {
-  const give_up = Date.now() + WATCHDOG_MS;
-  while (Date.now() < give_up) {
-    if ((await openFiles(proc.child.pid)).some(ready) && await also()) return;
-    if (proc.exited()) {
-      const out = await proc.output;
-      const stderr = new TextDecoder().decode(out.stderr);
-      throw new Error(`runstage ended (code ${out.code}) before it got there: ${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  proc.child.kill("SIGKILL");
-  throw new Error("runstage never got there");
+  const isOpen = async () => (await openFiles(proc.child.pid)).some(ready) && await also();
+  await waitFor(isOpen, { spawned: proc, everyMs: 5, what: "the file it works on" });
 }
 
 /**
- * Sends `sig`, and returns what the process printed once it exits (killed if it
- * hangs), and about how much it read meanwhile (as last seen before it exited).
+ * Sends `sig`, and returns what the process printed once it exits (killed by
+ * spawnRunstage's watchdog if it hangs), and about how much it read meanwhile
+ * (as last seen before it exited).
  */
-async function stop(proc: Started, sig: "SIGINT" | "SIGTERM") {
+async function stop(proc: Spawned, sig: "SIGINT" | "SIGTERM") {
   const before = await bytesRead(proc.child.pid) ?? 0;
   proc.child.kill(sig);
   let readAfterSignal = 0;
@@ -127,27 +96,9 @@ async function stop(proc: Started, sig: "SIGINT" | "SIGTERM") {
       await new Promise((r) => setTimeout(r, 2));
     }
   })();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const watchdog = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      proc.child.kill("SIGKILL");
-      reject(new Error(`runstage did not stop on ${sig}`));
-    }, WATCHDOG_MS);
-  });
-  try {
-    const out = await Promise.race([proc.output, watchdog]);
-    await sampling;
-    const decoder = new TextDecoder();
-    return {
-      readAfterSignal,
-      code: out.code,
-      signal: out.signal,
-      stdout: decoder.decode(out.stdout),
-      stderr: decoder.decode(out.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+  const out = await proc.result;
+  await sampling;
+  return { readAfterSignal, ...out };
 }
 
 /** Exit 128+N by its own hand (not killed), one line on stderr, no stack trace, no output. */
@@ -186,7 +137,7 @@ Deno.test({
       const home = ["--runs", runsHome, "-C", project];
 
       await t.step("verify, on SIGTERM while it hashes", async () => {
-        const proc = start([...home, "verify", id]);
+        const proc = spawnRunstage([...home, "verify", id]);
         await waitUntilOpen(proc, (f) => isBig(f) && !f.writable);
         assertStopped(await stop(proc, "SIGTERM"), "SIGTERM");
         assert.deepEqual(await listing(runsHome), before, "the runs home is unchanged");
@@ -196,7 +147,7 @@ Deno.test({
         const archive = `${out}/run.tar`;
 
         await t.step("export, on SIGTERM in its hashing pass", async () => {
-          const proc = start([...home, "export", id, "-o", archive]);
+          const proc = spawnRunstage([...home, "export", id, "-o", archive]);
           // Reading the big file while no temp file exists yet: the pass that hashes for the index.
           await waitUntilOpen(proc, isBig, async () => (await listTree(out)).length === 0);
           assertStopped(await stop(proc, "SIGTERM"), "SIGTERM");
@@ -205,7 +156,7 @@ Deno.test({
         });
 
         await t.step("export, on SIGINT while it writes the archive", async () => {
-          const proc = start([...home, "export", id, "-o", archive]);
+          const proc = spawnRunstage([...home, "export", id, "-o", archive]);
           await waitUntilOpen(proc, (f) => f.path.startsWith(`${out}/.run.tar.tmp-`));
           assertStopped(await stop(proc, "SIGINT"), "SIGINT");
           assert.deepEqual(await listTree(out), [], "no archive and no temp file");
@@ -216,7 +167,7 @@ Deno.test({
           const exported = await runstage([...home, "export", id, "-o", archive]);
           assert.equal(exported.code, 0, exported.stderr);
           const target = `${out}/absent/runs`;
-          const proc = start(["--runs", target, "import", archive]);
+          const proc = spawnRunstage(["--runs", target, "import", archive]);
           await waitUntilOpen(proc, (f) => isBig(f) && f.writable && f.path.includes("/.import-"));
           assertStopped(await stop(proc, "SIGTERM"), "SIGTERM");
           assert.deepEqual(await listTree(`${out}/absent`), [], "no runs home made");
@@ -225,7 +176,7 @@ Deno.test({
         await t.step("import, on SIGTERM while it checks the manifest", async () => {
           for (const target of [`${out}/home`, `${out}/absent/runs`]) {
             if (target.endsWith("/home")) await Deno.mkdir(target);
-            const proc = start(["--runs", target, "import", archive]);
+            const proc = spawnRunstage(["--runs", target, "import", archive]);
             // Reading, not writing, the big file in the staging dir: the manifest check.
             await waitUntilOpen(
               proc,

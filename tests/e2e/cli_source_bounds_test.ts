@@ -7,40 +7,16 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { listTree, onlyRun, runstageCommand } from "../support/cli.ts";
+import { listTree, onlyRun, spawnRunstage } from "../support/cli.ts";
 import { withProject, withTempDir } from "../support/fixtures.ts";
+import { cpuTicks, waitFor } from "../support/process.ts";
 
 /** Generous: only a hung runstage reaches it, and then the test fails rather than hangs. */
 const WATCHDOG_MS = 60_000;
 
-/** Spawns runstage; kills it if it outlives the watchdog. */
-function spawnRunstage(args: string[]) {
-  const [cmd, cmdArgs] = runstageCommand(args);
-  const env: Record<string, string> = { ...Deno.env.toObject(), NO_COLOR: "1" };
-  delete env.GAGE_RUNS;
-  const child = new Deno.Command(cmd, {
-    args: cmdArgs,
-    env,
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const watchdog = setTimeout(() => child.kill("SIGKILL"), WATCHDOG_MS);
-  const result = child.output().then((out) => {
-    clearTimeout(watchdog);
-    const decoder = new TextDecoder();
-    return {
-      code: out.code,
-      stdout: decoder.decode(out.stdout),
-      stderr: decoder.decode(out.stderr),
-    };
-  });
-  return { child, result };
-}
-
+/** runstage ARGS, killed if it outlives the watchdog. */
 async function runstageGuarded(args: string[]) {
-  return await spawnRunstage(args).result;
+  return await spawnRunstage(args, { watchdogMs: WATCHDOG_MS }).result;
 }
 
 Deno.test("a link to / is never entered when no rule can match in it", async () => {
@@ -126,29 +102,21 @@ function catchesSigterm(pid: number): boolean {
   }
 }
 
-/** CPU time the process has used, in clock ticks, from /proc. */
-function cpuTicks(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-async function waitFor(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
-}
-
 Deno.test("SIGTERM in the middle of a long scan: exit 143, runs home unchanged", async () => {
   await withProject({ "gage.toml": '[train]\nexec = "true"\n' }, async (project, runsHome) => {
     await makeFanOut(join(project, "t"), 20);
     await Deno.writeTextFile(join(runsHome, "keep.txt"), "x\n");
     const before = await listTree(runsHome);
-    const { child, result } = spawnRunstage(["-C", project, "--runs", runsHome, "run"]);
+    const scan = spawnRunstage(["-C", project, "--runs", runsHome, "run"], {
+      watchdogMs: WATCHDOG_MS,
+    });
+    const { child, result } = scan;
     // Once the handler is in place, staging has begun; once runstage has spent a
     // good part of a second of CPU since, it is deep in the scan's synchronous
     // work, where only the walk's yields let the handler run.
-    await waitFor(() => catchesSigterm(child.pid));
+    await waitFor(() => catchesSigterm(child.pid), { spawned: scan, what: "its SIGTERM handler" });
     const start = cpuTicks(child.pid);
-    await waitFor(() => cpuTicks(child.pid) >= start + 30);
+    await waitFor(() => cpuTicks(child.pid) >= start + 30, { spawned: scan, what: "its scan" });
     child.kill("SIGTERM");
     const { code, stderr } = await result;
     assert.equal(code, 143, stderr);

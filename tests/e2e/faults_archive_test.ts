@@ -10,10 +10,10 @@
  * before it is parsed.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { hostname } from "node:os";
-import { rows, runstage, runstageCommand } from "../support/cli.ts";
+import { rows, runstage, type Spawned, spawnRunstage } from "../support/cli.ts";
 import { exists, listTree, withProject, withTempDir } from "../support/fixtures.ts";
+import { ownerTag, startTicks, waitFor } from "../support/process.ts";
+import { skipUnlessRoot, withTmpfs } from "../support/tmpfs.ts";
 import { fileEntry, indexOf, readTar, type TarEntry, withIndex, writeTar } from "../support/tar.ts";
 
 /** The op writes a file of BIG_MB MiB: an archive that takes a moment to write and read. */
@@ -28,25 +28,6 @@ with open("big.bin", "wb") as f:
   "small.py": `open("out.txt", "w").write("small")\n`,
 };
 
-/** A hung process is killed after this long and the test fails; it is no time limit. */
-const WATCHDOG_MS = 120_000;
-
-/** `runstage ARGS` started in the background. */
-function start(args: string[]) {
-  const [cmd, cmdArgs] = runstageCommand(args);
-  const child = new Deno.Command(cmd, {
-    args: cmdArgs,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const output = child.output();
-  let exited = false;
-  output.finally(() => exited = true).catch(() => {});
-  return { child, output, exited: () => exited };
-}
-
 /** The names in `dir` that `match` takes; [] when there is no such dir. */
 function namesIn(dir: string, match: RegExp): string[] {
   try {
@@ -58,44 +39,22 @@ function namesIn(dir: string, match: RegExp): string[] {
 
 /** Waits until `dir` holds a name `match` takes that is not in `known`; returns it. */
 async function waitForNew(
-  proc: ReturnType<typeof start>,
+  proc: Spawned,
   dir: string,
   match: RegExp,
   known: string[] = [],
 ): Promise<string> {
-  const giveUp = Date.now() + WATCHDOG_MS;
-  while (Date.now() < giveUp) {
-    const found = namesIn(dir, match).find((n) => !known.includes(n));
-    if (found !== undefined) return found;
-    if (proc.exited()) {
-      const out = await proc.output;
-      throw new Error(
-        `runstage ended before it got there: ${new TextDecoder().decode(out.stderr)}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  proc.child.kill("SIGKILL");
-  throw new Error("runstage never got there");
+  let found: string | undefined;
+  const isNew = () => (found = namesIn(dir, match).find((n) => !known.includes(n))) !== undefined;
+  await waitFor(isNew, { spawned: proc, everyMs: 1, what: `a new ${match} in ${dir}` });
+  return found!;
 }
 
 /** kill -9, and its end. */
-async function kill9(proc: ReturnType<typeof start>): Promise<void> {
+async function kill9(proc: Spawned): Promise<void> {
   proc.child.kill("SIGKILL");
-  const out = await proc.output;
+  const out = await proc.result;
   assert.equal(out.signal, "SIGKILL", "it was killed while at work");
-}
-
-/** The tag a hidden name gives its maker: pid, start time, host digest (lib/run/owner.ts). */
-function ownerTag(pid: number, start: string): string {
-  const host = createHash("sha256").update(hostname()).digest("hex").slice(0, 8);
-  return `${pid}.${start}.${host}`;
-}
-
-/** This test process's start time as /proc has it (field 22 of /proc/self/stat). */
-function ownStart(): string {
-  const stat = Deno.readTextFileSync(`/proc/${Deno.pid}/stat`);
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
 }
 
 interface Archives {
@@ -133,18 +92,18 @@ Deno.test({
       const home = `${a.dir}/home`;
       await Deno.mkdir(home);
       // Killed while it extracts: its staging dir stays behind, hidden.
-      const killed = start(["--runs", home, "import", a.big]);
+      const killed = spawnRunstage(["--runs", home, "import", a.big]);
       const dead = await waitForNew(killed, home, STAGING);
       await kill9(killed);
       assert.deepEqual(namesIn(home, STAGING), [dead], "kill -9 left the staging dir");
       // Stopped while it extracts: a live import.
-      const live = start(["--runs", home, "import", a.big]);
+      const live = spawnRunstage(["--runs", home, "import", a.big]);
       const liveDir = await waitForNew(live, home, STAGING, [dead]);
       live.child.kill("SIGSTOP");
       // Staging dirs named for a pid that lives but started at another time (a
       // reused pid), and for another host: the one is dead, the other not ours to judge.
       const reused = `.import-${ownerTag(Deno.pid, "1")}-aaaaaa`;
-      const otherHost = `.import-${Deno.pid}.${ownStart()}.00000000-bbbbbb`;
+      const otherHost = `.import-${Deno.pid}.${startTicks(Deno.pid)}.00000000-bbbbbb`;
       for (const name of [reused, otherHost]) await Deno.mkdir(`${home}/${name}`);
 
       const next = await runstage(["--runs", home, "import", a.small]);
@@ -156,8 +115,8 @@ Deno.test({
       );
 
       live.child.kill("SIGCONT");
-      const out = await live.output;
-      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      const out = await live.result;
+      assert.equal(out.code, 0, out.stderr);
       assert.deepEqual(namesIn(home, STAGING), [otherHost]);
       const runs = await runstage(["--runs", home, "runs", "--json"]);
       assert.equal(JSON.parse(runs.stdout).length, 2, "both archives' runs were imported");
@@ -173,7 +132,8 @@ Deno.test({
       const out = `${a.dir}/out/run.tar`;
       await Deno.mkdir(`${a.dir}/out`);
       const temp = /^\.run\.tar\.tmp-/;
-      const exportBig = () => start(["-C", a.project, "--runs", a.home, "export", "2", "-o", out]);
+      const exportBig = () =>
+        spawnRunstage(["-C", a.project, "--runs", a.home, "export", "2", "-o", out]);
       const killed = exportBig();
       const dead = await waitForNew(killed, `${a.dir}/out`, temp);
       await kill9(killed);
@@ -187,8 +147,8 @@ Deno.test({
       assert.deepEqual(namesIn(`${a.dir}/out`, temp), [liveFile], "only the live export's stays");
 
       live.child.kill("SIGCONT");
-      const done = await live.output;
-      assert.equal(done.code, 0, new TextDecoder().decode(done.stderr));
+      const done = await live.result;
+      assert.equal(done.code, 0, done.stderr);
       assert.deepEqual(namesIn(`${a.dir}/out`, temp), []);
       assert.ok(await exists(out));
     });
@@ -287,34 +247,15 @@ Deno.test("an index with too many entries is refused before it is parsed, in lit
   });
 });
 
-/** Runs `fn` with a tmpfs of `options` mounted on `dir`, unmounted after. */
-async function withTmpfs(dir: string, options: string, fn: () => Promise<void>) {
-  await Deno.mkdir(dir, { recursive: true });
-  const mount = await new Deno.Command("mount", {
-    args: ["-t", "tmpfs", "-o", options, "tmpfs", dir],
-  })
-    .output();
-  assert.ok(mount.success, new TextDecoder().decode(mount.stderr));
-  try {
-    await fn();
-  } finally {
-    await new Deno.Command("umount", { args: [dir] }).output();
-  }
-}
-
 Deno.test({
   name:
     'a disk too small is refused before extracting; a disk that fills anyway is "disk full", not corrupt',
   ignore: Deno.build.os !== "linux",
   fn: async () => {
-    if (Deno.uid() !== 0) {
-      console.log("skipped: no root");
-      return;
-    }
+    if (skipUnlessRoot()) return;
     await withArchives(async (a) => {
-      const mnt = `${a.dir}/mnt`;
       // 8 MB free, and a 32 MB run to import.
-      await withTmpfs(mnt, "size=8m", async () => {
+      await withTmpfs("size=8m", async (mnt) => {
         const r = await runstage(["--runs", `${mnt}/runs`, "import", a.big]);
         assert.equal(r.code, 1, r.stderr);
         assert.equal(rows(r.stderr).length, 1, r.stderr);
@@ -325,7 +266,7 @@ Deno.test({
         assert.deepEqual(await listTree(mnt), [], "nothing was written");
       });
       // Room for the bytes, but for a few files only: the disk fills while extracting.
-      await withTmpfs(mnt, "size=64m,nr_inodes=12", async () => {
+      await withTmpfs("size=64m,nr_inodes=12", async (mnt) => {
         const r = await runstage(["--runs", `${mnt}/runs`, "import", a.small]);
         assert.equal(r.code, 1, r.stderr);
         assert.equal(rows(r.stderr).length, 1, r.stderr);

@@ -10,9 +10,9 @@
  */
 import assert from "node:assert/strict";
 import { runName } from "../../lib/run/identity.ts";
-import { cliFor, type CliResult, rows, runstageCommand, runstageIn } from "../support/cli.ts";
+import { cliFor, type CliResult, rows, runstageIn, spawnRunstage } from "../support/cli.ts";
 import { exists, listTree, withProject, writeTree } from "../support/fixtures.ts";
-import { deadPid, ownerTag } from "../support/process.ts";
+import { deadPid, ownerTag, waitFor } from "../support/process.ts";
 
 const PROJECT = { "gage.toml": `[a]\nexec = "true"\n` };
 const ROUNDS = 20;
@@ -224,17 +224,12 @@ Deno.test({
       const more: Record<string, string> = {};
       for (let i = 0; i < 20_000; i++) more[`${id}/many/g${i}`] = "x";
       await writeTree(home, more);
-      const [cmd, cmdArgs] = runstageCommand(["-C", project, "--runs", home, "purge", "-y", id]);
-      const child = new Deno.Command(cmd, { args: cmdArgs, stdout: "null", stderr: "null" })
-        .spawn();
+      const purge = spawnRunstage(["-C", project, "--runs", home, "purge", "-y", id]);
       // Its meta dir leaves the runs home first: then it is at work on the rest.
-      let exited = false;
-      child.status.then(() => exited = true);
-      while (!exited && await exists(`${home}/${id}.meta`)) {
-        await new Promise((r) => setTimeout(r, 1));
-      }
-      child.kill("SIGKILL");
-      assert.equal((await child.status).signal, "SIGKILL", "purge was killed while at work");
+      const metaGone = async () => !(await exists(`${home}/${id}.meta`));
+      await waitFor(metaGone, { spawned: purge, everyMs: 1, what: "its meta dir to go" });
+      purge.child.kill("SIGKILL");
+      assert.equal((await purge.result).signal, "SIGKILL", "purge was killed while at work");
       const other = await fakeRun(home, 1e15 + 1);
       const r = await runstageIn(project, home, "purge", "-y", other);
       assert.equal(r.code, 0, r.stderr);

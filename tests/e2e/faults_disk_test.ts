@@ -11,48 +11,8 @@
  */
 import assert from "node:assert/strict";
 import { cliFor, type CliResult, json, rows } from "../support/cli.ts";
-import { listTree, snapshot, withProject, withTempDir, writeTree } from "../support/fixtures.ts";
-
-const IS_ROOT = Deno.uid() === 0;
-
-function skipUnlessRoot(): boolean {
-  if (!IS_ROOT) console.log("skipped: no root");
-  return !IS_ROOT;
-}
-
-async function sh(...argv: string[]): Promise<void> {
-  const out = await new Deno.Command(argv[0], { args: argv.slice(1), stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`${argv.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
-
-/** Every mount point at or under `dir`, last mounted first. */
-function mountsUnder(dir: string): string[] {
-  return Deno.readTextFileSync("/proc/self/mountinfo").split("\n")
-    .map((line) => line.split(" ")[4])
-    .filter((point) => point !== undefined && (point === dir || point.startsWith(`${dir}/`)))
-    .reverse();
-}
-
-/** Unmounts whatever a test (or its op) mounted at or under `dir`. */
-async function unmountAll(dir: string): Promise<void> {
-  for (let round = 0; round < 8 && mountsUnder(dir).length > 0; round++) {
-    for (const point of mountsUnder(dir)) await sh("umount", "-l", point).catch(() => {});
-  }
-}
-
-/** Runs `fn` on a fresh tmpfs of `size` (like "1m"), unmounted and removed afterwards. */
-async function withTmpfs<T>(size: string, fn: (dir: string) => Promise<T>): Promise<T> {
-  return await withTempDir(async (dir) => {
-    await sh("mount", "-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir);
-    try {
-      return await fn(dir);
-    } finally {
-      await unmountAll(dir);
-    }
-  }, { prefix: "runstage-test-tmpfs-" });
-}
+import { listTree, snapshot, withProject, writeTree } from "../support/fixtures.ts";
+import { IS_ROOT, sh, skipUnlessRoot, unmountAll, withTmpfs } from "../support/tmpfs.ts";
 
 /** Random bytes: no file system or gzip makes them smaller. */
 function noise(bytes: number): Uint8Array {
@@ -93,7 +53,7 @@ Deno.test("disk full: a run whose source files do not fit is one line and leaves
     "gage.toml": `[big]\nexec = "echo hi"\nsourcecode = ["big.bin"]\n`,
     "big.bin": noise(1_500_000),
   }, async (project) => {
-    await withTmpfs("1m", async (runsHome) => {
+    await withTmpfs("size=1m", async (runsHome) => {
       const r = await cliFor(project, runsHome)("run", "big");
       assert.equal(r.code, 1, r.stderr);
       assert.match(
@@ -112,7 +72,7 @@ Deno.test("disk full while a staging phase writes: the run ends as error with th
       `copy-sourcecode = '${FILL} > "$run_dir/fill.bin" || exit 9'\nrun = "echo never"\n`,
     "a.txt": "a\n",
   }, async (project) => {
-    await withTmpfs("1m", async (runsHome) => {
+    await withTmpfs("size=1m", async (runsHome) => {
       const cli = cliFor(project, runsHome);
       const r = await cli("run");
       assert.equal(r.code, 9, r.stderr);
@@ -136,7 +96,7 @@ Deno.test("disk full while the op writes: the op's exit code, an error run that 
       `[small]\nsourcecode = ["a.txt"]\nexec = "echo small"\n`,
     "a.txt": "a\n",
   }, async (project) => {
-    await withTmpfs("1m", async (runsHome) => {
+    await withTmpfs("size=1m", async (runsHome) => {
       const cli = cliFor(project, runsHome);
       const r = await cli("run", "fill");
       assert.equal(r.code, 7, r.stderr);
@@ -172,7 +132,7 @@ Deno.test("disk full where export writes the archive: one line and no partial ar
   }, async (project, runsHome) => {
     const cli = cliFor(project, runsHome);
     assert.equal((await cli("run")).code, 0);
-    await withTmpfs("1m", async (target) => {
+    await withTmpfs("size=1m", async (target) => {
       const r = await cli("export", "1", "-o", `${target}/runs.tar`);
       assert.equal(r.code, 1, r.stderr);
       assert.equal(r.stdout, "");
@@ -187,7 +147,7 @@ const STAGED_OP = `[op]\nsourcecode = ["a.txt"]\nexec = 'echo ran >> "$PROJECT_D
 Deno.test("a runs home on a read-only file system: one line before anything is done", async () => {
   if (skipUnlessRoot()) return;
   await withProject({ "gage.toml": STAGED_OP, "a.txt": "a\n" }, async (project) => {
-    await withTmpfs("4m", async (runsHome) => {
+    await withTmpfs("size=4m", async (runsHome) => {
       const cli = cliFor(project, runsHome);
       assert.equal((await cli("stage")).code, 0);
       await sh("mount", "-o", "remount,ro", runsHome);

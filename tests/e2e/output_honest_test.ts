@@ -4,7 +4,7 @@
  * command that prints the rest, and small truths of wording.
  */
 import assert from "node:assert/strict";
-import { cliFor, fails, json, ok, onlyRun, runstage, runstageCommand } from "../support/cli.ts";
+import { cliFor, fails, json, ok, onlyRun, runstage, spawnRunstage } from "../support/cli.ts";
 import { withProject } from "../support/fixtures.ts";
 
 /** The times of the index records of a phase's output (see lib/run/output.ts). */
@@ -42,25 +42,6 @@ Deno.test("PYTHONUNBUFFERED set by the op's env is left as it is", async () => {
   });
 });
 
-/** Reads `stream` until `pattern` shows, failing after a generous watchdog. */
-async function readUntil(
-  reader: ReadableStreamDefaultReader<string>,
-  pattern: RegExp,
-  seen = { text: "" },
-): Promise<string> {
-  const watchdog = setTimeout(() => reader.cancel("watchdog"), 60_000);
-  try {
-    while (!pattern.test(seen.text)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`ended before ${pattern}: ${seen.text}`);
-      seen.text += value;
-    }
-    return seen.text;
-  } finally {
-    clearTimeout(watchdog);
-  }
-}
-
 Deno.test("staging phases and finalize-run are shown live, each line marked with its phase", async () => {
   const gage = `[op.exec]
 init-runtime = 'echo waiting; while [ ! -e "$project_dir/release" ]; do sleep 0.05; done; echo released'
@@ -68,29 +49,14 @@ run = "echo op-line"
 finalize-run = "echo fin-line >&2"
 `;
   await withProject({ "gage.toml": gage }, async (project, home) => {
-    const [cmd, args] = runstageCommand(["-C", project, "--runs", home, "run"]);
-    const child = new Deno.Command(cmd, {
-      args,
-      stdout: "piped",
-      stderr: "piped",
-      stdin: "null",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    const stderr = new Response(child.stderr).text();
+    const running = spawnRunstage(["-C", project, "--runs", home, "run"]);
     // The phase waits for the file until its first line has been seen.
-    const seen = { text: "" };
-    await readUntil(out, /^\[init-runtime\] waiting\n/m, seen);
+    await running.readUntil(/^\[init-runtime\] waiting\n/m);
     await Deno.writeTextFile(`${project}/release`, "");
-    await readUntil(out, /op-line\n/, seen);
-    while (true) {
-      const { value, done } = await out.read();
-      if (done) break;
-      seen.text += value;
-    }
-    assert.equal((await child.status).code, 0);
-    assert.equal(seen.text, "[init-runtime] waiting\n[init-runtime] released\nop-line\n");
-    assert.match(await stderr, /^\[finalize-run\] fin-line$/m);
+    const { code, stdout, stderr } = await running.result;
+    assert.equal(code, 0);
+    assert.equal(stdout, "[init-runtime] waiting\n[init-runtime] released\nop-line\n");
+    assert.match(stderr, /^\[finalize-run\] fin-line$/m);
   });
 });
 
@@ -122,16 +88,12 @@ run = "echo never"
 Deno.test("a run stopped by a signal says which signal", async () => {
   const gage = `[op]\nexec = "echo started; sleep 300"\n`;
   await withProject({ "gage.toml": gage }, async (project, home) => {
-    const [cmd, args] = runstageCommand(["-C", project, "--runs", home, "run"]);
-    const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", stdin: "null" })
-      .spawn();
-    const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    const stderr = new Response(child.stderr).text();
-    await readUntil(out, /started\n/);
-    child.kill("SIGINT");
-    while (!(await out.read()).done) { /* drain */ }
-    assert.equal((await child.status).code, 130);
-    assert.match(await stderr, /run \S+ terminated by SIGINT \(exit code -2\)\n/);
+    const running = spawnRunstage(["-C", project, "--runs", home, "run"]);
+    await running.readUntil(/started\n/);
+    running.child.kill("SIGINT");
+    const { code, stderr } = await running.result;
+    assert.equal(code, 130);
+    assert.match(stderr, /run \S+ terminated by SIGINT \(exit code -2\)\n/);
     const [run] = await json<{ status: string }[]>(cliFor(project, home)("runs", "--json"));
     assert.equal(run.status, "terminated");
   });

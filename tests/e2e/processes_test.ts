@@ -6,28 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
-import { cliFor, json, ok, runstageCommand } from "../support/cli.ts";
+import { cliFor, json, ok, spawnRunstage } from "../support/cli.ts";
 import { withProject } from "../support/fixtures.ts";
+import { alive, startTicks } from "../support/process.ts";
 
 interface RunRow {
   status: string;
   metaDir: string;
   host?: string | null;
-}
-
-/** Alive and not a zombie, read from /proc. */
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-function startTicks(pid: number): string {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
 }
 
 const STAGED = `[op]\nexec = "true"\n`;
@@ -86,17 +72,9 @@ Deno.test("proc/lock: another host's process is running there, never judged from
 Deno.test("proc/lock: a running op's lock holds its pid, this host and its start time", async () => {
   const gage = `[op]\nexec = "echo started; while [ ! -e release ]; do sleep 0.05; done"\n`;
   await withProject({ "gage.toml": gage }, async (project, home) => {
-    const [cmd, args] = runstageCommand(["-C", project, "--runs", home, "run"]);
-    const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "null", stdin: "null" })
-      .spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const running = spawnRunstage(["-C", project, "--runs", home, "run"]);
     try {
-      let seen = "";
-      while (!seen.includes("started\n")) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`runstage ended early: ${seen}`);
-        seen += value;
-      }
+      await running.readUntil(/started\n/);
       const [run] = await json<RunRow[]>(cliFor(project, home)("runs", "--json"));
       assert.equal(run.status, "running");
       const [pid, host, start] = (await Deno.readTextFile(`${run.metaDir}/proc/lock`)).split(" ");
@@ -108,8 +86,7 @@ Deno.test("proc/lock: a running op's lock holds its pid, this host and its start
           await Deno.writeTextFile(`${home}/${e.name}/release`, "");
         }
       }
-      while (!(await reader.read()).done) { /* drain */ }
-      await child.status;
+      await running.result;
     }
   });
 });

@@ -5,7 +5,7 @@
  *
  * A test file that imports this module is an end-to-end test: .ci/run runs it
  * again against the host binary it builds. So spawn runstage only through
- * `runstage` or `runstageCommand`, never `main.ts` directly.
+ * `runstage`, `spawnRunstage` or `runstageCommand`, never `main.ts` directly.
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
@@ -60,13 +60,20 @@ export function sourceCommand(args: string[]): [string, string[]] {
 }
 
 export async function runstage(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const out = await runstageProcess(args, options).output();
+  const decoder = new TextDecoder();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/** runstage ARGS as a command: no stdin, output piped, the environment a test gives it. */
+function runstageProcess(args: string[], options: CliOptions): Deno.Command {
   const [cmd, cmdArgs] = runstageCommand(args);
   // A GAGE_RUNS of the developer's shell must not leak into tests; a test sets its own.
   const env: Record<string, string> = { ...Deno.env.toObject(), NO_COLOR: "1" };
   delete env.GAGE_RUNS;
   for (const name of options.unsetEnv ?? []) delete env[name];
   Object.assign(env, options.env);
-  const out = await new Deno.Command(cmd, {
+  return new Deno.Command(cmd, {
     args: cmdArgs,
     cwd: options.cwd,
     env,
@@ -74,9 +81,77 @@ export async function runstage(args: string[], options: CliOptions = {}): Promis
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+  });
+}
+
+export interface SpawnOptions extends CliOptions {
+  /**
+   * A runstage still running after this long is killed (SIGKILL), so a hung
+   * one fails its test instead of hanging it; no time limit. Default 120 s.
+   */
+  watchdogMs?: number;
+}
+
+export interface SpawnResult extends CliResult {
+  /** The signal that killed it, if one did. */
+  signal: Deno.Signal | null;
+}
+
+/** A runstage started in the background, its output collected as it comes. */
+export interface Spawned {
+  child: Deno.ChildProcess;
+  /** True once it has exited and its output is all read. */
+  exited(): boolean;
+  /** What it has printed on stdout so far. */
+  stdout(): string;
+  /** Waits until its stdout so far matches `pattern`; returns it. Throws if it ends first. */
+  readUntil(pattern: RegExp): Promise<string>;
+  /** Its exit and all of its output. */
+  result: Promise<SpawnResult>;
+}
+
+const WATCHDOG_MS = 120_000;
+
+/** Starts runstage ARGS in the background (see `Spawned`), killed if it outlives the watchdog. */
+export function spawnRunstage(args: string[], options: SpawnOptions = {}): Spawned {
+  const child = runstageProcess(args, options).spawn();
+  const watchdog = setTimeout(() => child.kill("SIGKILL"), options.watchdogMs ?? WATCHDOG_MS);
+  let stdout = "";
+  let exited = false;
+  let changed = Promise.withResolvers<void>();
+  const notify = () => {
+    changed.resolve();
+    changed = Promise.withResolvers<void>();
+  };
+  const reading = (async () => {
+    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
+      stdout += text;
+      notify();
+    }
+  })();
+  const stderr = new Response(child.stderr).text();
+  const result = Promise.all([child.status, stderr, reading]).then(([status, stderr]) => {
+    clearTimeout(watchdog);
+    exited = true;
+    notify();
+    return { code: status.code, signal: status.signal, stdout, stderr };
+  });
+  return {
+    child,
+    exited: () => exited,
+    stdout: () => stdout,
+    result,
+    async readUntil(pattern) {
+      while (!pattern.test(stdout)) {
+        if (exited) {
+          const { code, stderr } = await result;
+          throw new Error(`runstage ended (code ${code}) before ${pattern}: ${stdout}${stderr}`);
+        }
+        await changed.promise;
+      }
+      return stdout;
+    },
+  };
 }
 
 /** The one run of a runs home: its id, run dir and meta dir. */

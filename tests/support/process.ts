@@ -3,10 +3,11 @@
  * process alive, when did it start, and the owner tag runstage gives the
  * hidden dirs and temp files a process makes (lib/run/owner.ts), written here
  * on its own so that a test can name a dead, live or reused owner without
- * asking runstage's code.
+ * asking runstage's code; and waiting for a process to get somewhere.
  */
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
+import type { Spawned } from "./cli.ts";
 
 /** The fields of /proc/PID/stat after the command name: [0] is field 3 (state). */
 function statFields(pid: number): string[] {
@@ -48,12 +49,35 @@ export async function deadPid(): Promise<number> {
   return child.pid;
 }
 
-/** Polls `check` every `everyMs` until it holds; false if it still does not after `ms`. */
-export async function waitUntil(check: () => boolean, ms = 5000, everyMs = 50): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (check()) return true;
+export interface WaitOptions {
+  /** Fail at once when this runstage ends before `check` holds. */
+  spawned?: Spawned;
+  /** Give up after this long (and kill `spawned`); generous, since only a hang reaches it. */
+  ms?: number;
+  /** How often to look. */
+  everyMs?: number;
+  /** What is waited for, for the message of a failure. */
+  what?: string;
+}
+
+/**
+ * Polls `check` until it holds. Throws when `spawned` ends first (with its
+ * stderr), or after `ms` (killing `spawned`): a test that waits never hangs.
+ */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  { spawned, ms = 120_000, everyMs = 10, what = "what it waited for" }: WaitOptions = {},
+): Promise<void> {
+  const giveUp = Date.now() + ms;
+  while (!(await check())) {
+    if (spawned?.exited()) {
+      const { code, stderr } = await spawned.result;
+      throw new Error(`runstage ended (code ${code}) before ${what}: ${stderr}`);
+    }
+    if (Date.now() > giveUp) {
+      spawned?.child.kill("SIGKILL");
+      throw new Error(`${what}: not after ${ms} ms`);
+    }
     await new Promise((r) => setTimeout(r, everyMs));
   }
-  return check();
 }
