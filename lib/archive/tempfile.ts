@@ -7,9 +7,9 @@
  * file of an export still at work (here, or on another host) never is.
  */
 import { randomBytes } from "node:crypto";
-import { readdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { OWNER_TAG, ownerGone, ownerTag, parseOwnerTag } from "../run/owner.ts";
+import { namesOfGoneOwners, OWNER_TAG, ownerTag } from "../run/owner.ts";
 
 /** A fresh temp file name beside `file`, owned by this process. */
 export function tempFileFor(file: string): string {
@@ -27,19 +27,7 @@ export function removeDeadTempFiles(file: string): string[] {
   const dir = dirname(file);
   const escaped = basename(file).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   const pattern = new RegExp(`^\\.${escaped}\\.tmp-(${OWNER_TAG})-[0-9a-f]{8}$`);
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  const removed: string[] = [];
-  for (const name of names) {
-    const tag = pattern.exec(name)?.[1];
-    const owner = tag === undefined ? undefined : parseOwnerTag(tag);
-    if (owner === undefined || !ownerGone(owner)) continue;
-    rmSync(join(dir, name), { force: true });
-    removed.push(join(dir, name));
-  }
+  const removed = namesOfGoneOwners(dir, pattern).map((name) => join(dir, name));
+  for (const path of removed) rmSync(path, { force: true });
   return removed;
 }

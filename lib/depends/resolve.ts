@@ -8,7 +8,7 @@
 import picomatch from "picomatch";
 import { join } from "node:path";
 import { RunstageError } from "../errors.ts";
-import { comparePaths } from "../fs/pathorder.ts";
+import { comparePaths, parentDirs } from "../fs/pathorder.ts";
 import { opNamespace } from "../gagefile/project.ts";
 import { scanRunDir } from "../run/fileslog.ts";
 import { listRuns, resolveRun, type RunInfo } from "../run/listing.ts";
@@ -220,15 +220,6 @@ function selectPaths(dep: Dependency, paths: string[], noMatch: (p: string) => s
     );
   }
   return selected;
-}
-
-/** `a/b/c` → `a/b`, `a`. */
-function parentDirs(path: string): string[] {
-  const dirs: string[] = [];
-  for (let i = path.lastIndexOf("/"); i > 0; i = path.lastIndexOf("/", i - 1)) {
-    dirs.push(path.slice(0, i));
-  }
-  return dirs;
 }
 
 function placeFiles(dep: Dependency, paths: string[], fromDir: string): ResolvedFile[] {

@@ -1,5 +1,6 @@
 /**
- * The order of paths in log/files and the manifest: byte order of their UTF-8
+ * The `/`-separated paths of files in a project or run dir: which dirs hold a
+ * path, and the order of paths in log/files and the manifest: byte order of their UTF-8
  * encodings. JS compares UTF-16 code units, which agrees with UTF-8 byte order
  * except that surrogates (astral characters) must sort after U+E000..U+FFFF.
  */
@@ -19,4 +20,13 @@ export function comparePaths(a: string, b: string): number {
 
 function utf8Rank(unit: number): number {
   return unit >= 0xe000 ? unit - 0x800 : unit + 0x2000;
+}
+
+/** The dirs that hold a `/`-separated path, nearest first: `a/b/c` → `a/b`, `a`. */
+export function parentDirs(path: string): string[] {
+  const dirs: string[] = [];
+  for (let i = path.lastIndexOf("/"); i > 0; i = path.lastIndexOf("/", i - 1)) {
+    dirs.push(path.slice(0, i));
+  }
+  return dirs;
 }

@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync } fro
 import { join } from "node:path";
 import { type Run, runAt } from "./identity.ts";
 import { trashDir } from "./listing.ts";
-import { OWNER_TAG, ownerGone, ownerTag, parseOwnerTag } from "./owner.ts";
+import { OWNER_TAG, ownerTag, tagOwnerGone } from "./owner.ts";
 
 export type ClaimVerb = "delete" | "restore" | "purge";
 /** Where the run was when claimed: the runs home or its trash. */
@@ -174,8 +174,7 @@ function claimsIn(runsHome: string): ClaimName[] {
 export function finishDeadClaims(runsHome: string): string[] {
   const finished: string[] = [];
   for (const c of claimsIn(runsHome)) {
-    const owner = parseOwnerTag(c.owner);
-    if (owner === undefined || !ownerGone(owner)) continue;
+    if (!tagOwnerGone(c.owner)) continue;
     const dir = join(runsHome, c.name);
     const held = runAt(dir, c.id, "");
     if (!existsSync(held.metaDir)) {

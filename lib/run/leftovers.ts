@@ -8,10 +8,10 @@
  * finished. A live command's dirs, and those of another host's commands, are
  * never touched.
  */
-import { readdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { finishDeadClaims } from "./claim.ts";
-import { OWNER_TAG, ownerGone, ownerTag, parseOwnerTag } from "./owner.ts";
+import { namesOfGoneOwners, OWNER_TAG, ownerTag } from "./owner.ts";
 
 const IMPORT_STAGING = new RegExp(`^\\.import-(${OWNER_TAG})-[A-Za-z0-9]{6}$`);
 
@@ -33,19 +33,7 @@ export interface Swept {
  * the command that called it will say so in its own terms.
  */
 export function sweepRunsHome(runsHome: string): Swept {
-  let names: string[];
-  try {
-    names = readdirSync(runsHome);
-  } catch {
-    return { staging: [], claims: [] };
-  }
-  const staging: string[] = [];
-  for (const name of names) {
-    const tag = IMPORT_STAGING.exec(name)?.[1];
-    const owner = tag === undefined ? undefined : parseOwnerTag(tag);
-    if (owner === undefined || !ownerGone(owner)) continue;
-    rmSync(join(runsHome, name), { recursive: true, force: true });
-    staging.push(name);
-  }
+  const staging = namesOfGoneOwners(runsHome, IMPORT_STAGING);
+  for (const name of staging) rmSync(join(runsHome, name), { recursive: true, force: true });
   return { staging, claims: finishDeadClaims(runsHome) };
 }

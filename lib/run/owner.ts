@@ -11,6 +11,7 @@
  * same mkdir or open: there is no moment when a work dir exists with no owner.
  */
 import { createHash } from "node:crypto";
+import { readdirSync } from "node:fs";
 import { hostName, processIdentity, processLives } from "./process.ts";
 
 export interface Owner {
@@ -51,6 +52,30 @@ export function parseOwnerTag(tag: string): Owner | undefined {
 export function ownerGone(owner: Owner): boolean {
   if (owner.host !== hostDigest()) return false;
   return !processLives({ pid: owner.pid, start: owner.start === "x" ? undefined : owner.start });
+}
+
+/** Whether the owner a tag names is surely gone (`ownerGone`); false for what is not a tag. */
+export function tagOwnerGone(tag: string): boolean {
+  const owner = parseOwnerTag(tag);
+  return owner !== undefined && ownerGone(owner);
+}
+
+/**
+ * The names in `dir` that `pattern` takes, its first group an owner tag, whose
+ * owner is surely gone: what killed commands left there. [] when the dir cannot
+ * be read: the command that asked will say so in its own terms.
+ */
+export function namesOfGoneOwners(dir: string, pattern: RegExp): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.filter((name) => {
+    const tag = pattern.exec(name)?.[1];
+    return tag !== undefined && tagOwnerGone(tag);
+  });
 }
 
 function hostDigest(): string {

@@ -10,6 +10,7 @@
  */
 import { readlink, realpath } from "node:fs/promises";
 import { dirname, resolve, sep } from "node:path";
+import { parentDirs } from "../fs/pathorder.ts";
 import { quotePath } from "../fs/quote.ts";
 import type { PathMap } from "../gagefile/pathmap.ts";
 import { RunstageError } from "../errors.ts";
@@ -79,15 +80,6 @@ export function checkMappedPaths(files: readonly { path: string }[], map: PathMa
     }
   }
   return runPaths;
-}
-
-/** `a/b/c` → `a/b`, `a`. */
-function parentDirs(path: string): string[] {
-  const dirs: string[] = [];
-  for (let i = path.lastIndexOf("/"); i > 0; i = path.lastIndexOf("/", i - 1)) {
-    dirs.push(path.slice(0, i));
-  }
-  return dirs;
 }
 
 // --- Links in an existing run dir ----------------------------------------------------
