@@ -541,8 +541,11 @@ Deno.test("delete and restore: a round trip leaves the runs home byte for byte a
     await fails(
       cli,
       home,
-      ["restore", "2"],
-      /no run at index 2: there is 1 run \(see "runstage runs --deleted"\)/,
+      // Nine digits: past the last index an all-digit spec may be an id prefix, and
+      // no id can start so (its ninth character is "-"); "2" would name a run whose
+      // id starts with 2 one time in sixteen.
+      ["restore", "123456789"],
+      /no run at index 123456789: there is 1 run \(see "runstage runs --deleted"\)/,
     );
     await fails(cli, home, ["delete", "3:1"], /bad slice "3:1"/);
     await fails(

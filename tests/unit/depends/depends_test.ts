@@ -425,7 +425,11 @@ Deno.test("run-files: a picked run must be a completed run of the op", async () 
         `^prepared=${other.name} names run ${other.name} of op train: pick a run of op prepare$`,
       ),
     );
-    await assertUserErrorAsync(pick("99"), /^prepared=99: no run at index 99: there are 6 runs/);
+    // Nine digits: past the last index an all-digit spec may be an id prefix, never this one.
+    await assertUserErrorAsync(
+      pick("123456789"),
+      /^prepared=123456789: no run at index 123456789: there are 6 runs/,
+    );
     await assertUserErrorAsync(
       () => resolve(fx, [{ op: "prepare", name: "prepared" }], { model: "1" }),
       /^model=1: no run-files dependency is named "model"; pick with prepared=RUN$/,
