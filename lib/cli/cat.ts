@@ -1,6 +1,7 @@
 /**
- * `runstage cat RUN [PATH]` and `runstage cat RUN --output [PHASE]`: a file of a
- * run dir, or the captured output of one of its phases, byte for byte.
+ * `runstage cat [RUN] PATH` and `runstage cat [RUN] --output [PHASE]`: a file of
+ * a run dir, or the captured output of one of its phases, byte for byte; RUN
+ * left out is the latest run.
  */
 import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { createReadStream, realpathSync, statSync } from "node:fs";
@@ -11,7 +12,7 @@ import { RunstageError, UsageError } from "../errors.ts";
 import { quotePath } from "../fs/quote.ts";
 import { type Phase, PHASES } from "../gagefile/opdef.ts";
 import type { Run } from "../run/identity.ts";
-import { globalOptions, namedRun } from "./context.ts";
+import { globalOptions, namedRun, OPTIONAL_RUN_HELP } from "./context.ts";
 import { RUN_SPEC_HELP } from "./runs.ts";
 
 const PHASE_NAMES = PHASES.map((p) => p.name).join(", ");
@@ -24,14 +25,21 @@ export function catCommand() {
       "print a file of a run's run dir, or with --output the captured output (stdout and" +
         " stderr in arrival order) of a phase",
     )
-    .argument("<run>", RUN_SPEC_HELP)
+    .argument(
+      "[run]",
+      `${RUN_SPEC_HELP}; ${OPTIONAL_RUN_HELP}: \`cat PATH\` is a file of the latest run`,
+    )
     .argument("[path]", "a file of the run dir, relative to it (see `show RUN` for the files)")
     .option(
       "--output [phase]",
       `print a phase's output: ${PHASE_NAMES}, an alias, or its file (40_run); default run`,
       parsePhase,
     )
-    .action(async (spec, path, options, command) => {
+    .action(async (first, second, options, command) => {
+      // One argument without --output is a PATH of the latest run: `cat RUN` alone means nothing.
+      const [spec, path] = second === undefined && options.output === undefined
+        ? [undefined, first]
+        : [first, second];
       if (path !== undefined && options.output !== undefined) {
         throw new UsageError("give a PATH or --output, not both");
       }

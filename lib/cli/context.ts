@@ -8,7 +8,7 @@ import { escapeControl } from "../fs/quote.ts";
 import { microsToDate } from "../run/clock.ts";
 import { openProject, type Project, resolveRunsHome } from "../gagefile/project.ts";
 import { sweepRunsHome } from "../run/leftovers.ts";
-import { resolveRun, type RunInfo } from "../run/listing.ts";
+import { latestRun, resolveRun, type RunInfo } from "../run/listing.ts";
 
 export interface GlobalOptions {
   project?: string;
@@ -50,14 +50,24 @@ export async function commandContext(
   return { project, runsHome };
 }
 
-/** The run a command names, in the runs home the global options select. */
+/**
+ * The help of an optional `[run]` argument (show, cat, select, compare): left
+ * out, the command acts on the latest run, as Gage's do. Pair it with
+ * `namedRun(options, spec)`, which takes an undefined spec as that.
+ */
+export const OPTIONAL_RUN_HELP = "default: the latest run (index 1)";
+
+/**
+ * The run a command names, in the runs home the global options select; no spec
+ * (an optional RUN left out) is the latest run.
+ */
 export async function namedRun(
   options: GlobalOptions,
-  spec: string,
+  spec: string | undefined,
   context: ContextOptions = {},
 ): Promise<RunInfo> {
   const { runsHome } = await commandContext(options, context);
-  return resolveRun(runsHome, spec);
+  return spec === undefined ? latestRun(runsHome) : resolveRun(runsHome, spec);
 }
 
 /** Prints a value as the `--json` output of a command. */

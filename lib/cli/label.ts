@@ -1,4 +1,4 @@
-/** `runstage label RUN TEXT` and `runstage label RUN --clear`: a run's label. */
+/** `runstage label RUN... TEXT` and `runstage label RUN... --clear`: runs' labels. */
 import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { UsageError } from "../errors.ts";
@@ -10,18 +10,24 @@ import { namedRuns, plural, RUN_SPEC_HELP, runNameList } from "./runs.ts";
 export function labelCommand() {
   return new Command("label")
     .description(
-      "set the label of a run (meta file `label`): a line of text shown by `runs`, filtered" +
+      "set the label of runs (meta file `label`): a line of text shown by `runs`, filtered" +
         " by `runs --label`, and usable wherever a run is named; --clear removes it",
     )
-    .argument("<run>", `${RUN_SPEC_HELP}; a slice or a shared label labels every run it names`)
-    .argument("[text]", "the label")
-    .option("--clear", "remove the label")
-    .action(async (spec, text, options, command) => {
-      if (options.clear ? text !== undefined : text === undefined) {
-        throw new UsageError("label takes TEXT or --clear: give exactly one");
+    .argument(
+      "<run-and-text...>",
+      `RUN... TEXT: each RUN an ${RUN_SPEC_HELP} (a slice or a shared label labels every run` +
+        " it names); the last argument is the label, unless --clear",
+    )
+    .option("--clear", "remove the label of every RUN")
+    .action(async (args, options, command) => {
+      const [specs, text] = options.clear ? [args, undefined] : [args.slice(0, -1), args.at(-1)];
+      if (specs.length === 0) {
+        throw new UsageError(
+          "label takes RUN... TEXT (or RUN... --clear): give a run and the label",
+        );
       }
       if (text !== undefined) checkLabel(text);
-      const { runs } = await namedRuns(globalOptions(command), [spec], { writes: true });
+      const { runs } = await namedRuns(globalOptions(command), specs, { writes: true });
       for (const { run } of runs) {
         // Atomic, like every meta file: a listing reads the old label or the new one.
         if (text === undefined) runMeta.label.remove(run);

@@ -5,7 +5,7 @@ import process from "node:process";
 import { UsageError } from "../errors.ts";
 import type { RunInfo } from "../run/listing.ts";
 import { quotePath } from "../fs/quote.ts";
-import { globalOptions, namedRun } from "./context.ts";
+import { globalOptions, namedRun, OPTIONAL_RUN_HELP } from "./context.ts";
 import { RUN_SPEC_HELP } from "./runs.ts";
 
 export function selectCommand() {
@@ -15,7 +15,7 @@ export function selectCommand() {
         ' select 1 --run-dir)". For a live run, --run-dir also warns on stderr that its' +
         " source files are links (restage it before copying the dir into an image)",
     )
-    .argument("<run>", RUN_SPEC_HELP)
+    .argument("[run]", `${RUN_SPEC_HELP}; ${OPTIONAL_RUN_HELP}`)
     .option("--run-dir", "print the run dir")
     .option("--meta-dir", "print the meta dir")
     .action(async (spec, options, command) => {

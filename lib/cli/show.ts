@@ -11,17 +11,24 @@ import { formatOpRef, runMeta } from "../run/meta.ts";
 import type { RunInfo } from "../run/listing.ts";
 import { readProjectRef } from "../run/projectdir.ts";
 import type { RunVcs } from "../run/vcs.ts";
-import { formatTable, formatTime, globalOptions, namedRun, printJson } from "./context.ts";
+import {
+  formatTable,
+  formatTime,
+  globalOptions,
+  namedRun,
+  OPTIONAL_RUN_HELP,
+  printJson,
+} from "./context.ts";
 import { formatMetric, RUN_SPEC_HELP, runInfoJson } from "./runs.ts";
 
 export function showCommand() {
   return new Command("show")
     .description(
-      "show a run's meta, status, label, source (meta vcs: origin, commit, dirty paths;" +
+      "show a run's (default: the latest run's) meta, status, label, source (meta vcs: origin, commit, dirty paths;" +
         " live runs), config (meta config.json), summary (meta summary.json: metrics and" +
         " their source) and files (the manifest)",
     )
-    .argument("<run>", RUN_SPEC_HELP)
+    .argument("[run]", `${RUN_SPEC_HELP}; ${OPTIONAL_RUN_HELP}`)
     .option("--json", "print JSON")
     .action(async (spec, options, command) => {
       const info = await namedRun(globalOptions(command), spec);

@@ -282,8 +282,8 @@ const SLICE = /^(\d*):(\d*)$/;
 /**
  * The runs `specs` name, each spec one of: an index (`3`, 1 is the newest), a
  * slice of indexes (`1:3`, inclusive; `:3` and `2:` open-ended), a run id, a
- * unique id prefix, a run name, or a label (every run carrying exactly that
- * label). Runs come in the order the specs name them, each once. All specs are
+ * unique id prefix, a run name or a unique prefix of one, or a label (every
+ * run carrying exactly that label). Runs come in the order the specs name them, each once. All specs are
  * resolved against one listing, so a command acts on what the user saw.
  */
 export function resolveRuns(
@@ -304,6 +304,14 @@ export function resolveRuns(
     for (const info of resolveSpec(runs, spec, options)) found.set(info.run.id, info);
   }
   return [...found.values()];
+}
+
+/**
+ * The newest run (index 1), what `show`, `cat`, `select` and `compare` act on
+ * when no RUN is given, as Gage's do.
+ */
+export function latestRun(runsHome: string): RunInfo {
+  return resolveRun(runsHome, "1");
 }
 
 /** The one run a spec names, for commands that act on one run. */
@@ -330,7 +338,8 @@ function resolveSpec(runs: RunInfo[], spec: string, options: ResolveOptions): Ru
   if (exact.length > 0) return exact;
   // Labels are shared on purpose ("baseline"): a label names every run that carries it.
   // One that is a run's label exactly comes before id prefixes; one that is only part
-  // of a label comes after them, so a short id prefix is never taken for a label.
+  // of a label comes after them and after name prefixes (Gage's `kafom` for
+  // `kafom-fikud`), so a short id or name prefix is never taken for a label.
   const lower = spec.toLowerCase();
   const labelledExactly = runs.filter((r) => r.label?.toLowerCase() === lower);
   if (labelledExactly.length > 0) return labelledExactly;
@@ -339,6 +348,14 @@ function resolveSpec(runs: RunInfo[], spec: string, options: ResolveOptions): Ru
   if (prefixed.length > 1) {
     throw new RunstageError(
       `"${spec}" names ${prefixed.length} runs (${runNames(prefixed)}): give more of the id`,
+    );
+  }
+  const named = runs.filter((r) => r.run.name.startsWith(spec));
+  if (named.length === 1) return named;
+  if (named.length > 1) {
+    throw new RunstageError(
+      `"${spec}" is the start of ${named.length} run names (${runNames(named)}): give more of` +
+        ` the name`,
     );
   }
   const labelled = runsLabelled(runs, spec);

@@ -215,8 +215,10 @@ Deno.test("label: set, clear, shown by runs and show, and names runs", async () 
     assert.match(rows(await ok(cli("runs")))[0], /^#\s+NAME\s+OP\s+STATUS\s+STARTED$/);
     assert.equal((await json<{ label: null }>(cli("show", middle, "--json"))).label, null);
 
-    await fails(cli, home, ["label", "1"], /label takes TEXT or --clear/, 2);
-    await fails(cli, home, ["label", "1", "x", "--clear"], /label takes TEXT or --clear/, 2);
+    await fails(cli, home, ["label", "1"], /label takes RUN\.\.\. TEXT/, 2);
+    await fails(cli, home, ["label", "--clear"], /missing required argument/, 2);
+    // With --clear every argument is a RUN: a text among them is a run that is not there.
+    await fails(cli, home, ["label", "1", "x", "--clear"], /no run matches "x"/);
     await fails(cli, home, ["label", "1", " "], /a label cannot be empty/, 2);
     await fails(cli, home, ["label", "1", "two\nlines"], /a label is one line/, 2);
     // Nine digits: no run id can start so (the ninth character of an id is "-").

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import {
   filterRuns,
+  latestRun,
   listRuns,
   resolveRun,
   resolveRuns,
@@ -334,5 +335,26 @@ Deno.test("resolveRun: an all-digit id prefix past the last index names its run"
     // Within the indexes a number stays an index.
     assert.equal(resolveRun(home, "2").run.id, digits);
     assertUserError(() => resolveRun(home, "3"), "no run at index 3");
+  });
+});
+
+Deno.test("resolveRuns: a unique prefix of a run name names it, after id prefixes, before label parts", async () => {
+  await withFiveRuns(async (home) => {
+    const word = (id: string) => runName(id).split("-")[0];
+    // "kafom" for "kafom-fikud", as Gage takes it.
+    assert.deepEqual(ids(resolveRuns(home, [word(IDS[4])])), [IDS[4]]);
+    assert.deepEqual(ids(resolveRuns(home, [runName(IDS[4]).slice(0, 8)])), [IDS[4]]);
+    assert.equal(latestRun(home).run.id, IDS[4]);
+    // Ambiguous: one line naming the candidates.
+    assertUserError(
+      () => resolveRuns(home, [word(IDS[0])]),
+      new RegExp(`^"${word(IDS[0])}" is the start of 2 run names \\(`),
+      runName(IDS[0]),
+      runName(IDS[1]),
+      "give more of the name",
+    );
+    // A name prefix comes before a label that only contains the text.
+    await Deno.writeTextFile(`${home}/${IDS[2]}.meta/label`, `x ${word(IDS[4])} y`);
+    assert.deepEqual(ids(resolveRuns(home, [word(IDS[4])])), [IDS[4]]);
   });
 });
