@@ -54,6 +54,8 @@ export interface OpDef {
   source?: string;
   /** `path-map`: where project paths go in the run dir; lib/source/pathmap.ts has the rules. */
   pathMap?: PathMap;
+  /** `summary`: the run-dir file (JSON or TOML) the op writes its summary to; summary.json if absent. */
+  summary?: string;
   /** The op's table exactly as read from the Gage file, for meta `opdef.json`. */
   raw: Record<string, unknown>;
 }

@@ -42,6 +42,7 @@ export const OP_ATTRIBUTES = [
   "path-map",
   "depends",
   "output-summary",
+  "summary",
 ] as const;
 
 /**
@@ -98,6 +99,7 @@ export function readOpTable(name: string, value: unknown, problems: Problems): O
     ...optional("freeFlags", read("free-flags", () => readFreeFlags(where, value["free-flags"]))),
     ...optional("source", read("source", () => readSource(where, value.source))),
     ...optional("pathMap", read("path-map", () => readPathMap(where, value["path-map"]))),
+    ...optional("summary", read("summary", () => readSummaryFile(where, value.summary))),
     raw: value,
   };
 }
@@ -326,4 +328,25 @@ function readPathMap(where: string, value: unknown): PathMap | undefined {
     table[key] = to;
   }
   return parsePathMap(where, table);
+}
+
+/**
+ * `summary`, as Gage has it: the run-dir file the op writes its summary to,
+ * JSON or TOML by its extension. Checked here, so a typo fails before a run is
+ * written, not as a run without metrics.
+ */
+function readSummaryFile(where: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const expected = "a relative path in the run dir ending in .json or .toml";
+  if (typeof value !== "string") throw attributeError(where, "summary", expected, value);
+  const segments = value.split(/[\\/]/);
+  if (
+    !/\.(json|toml)$/i.test(value) || /^([\\/]|[A-Za-z]:)/.test(value) ||
+    segments.includes("..") || /\p{Cc}/u.test(value)
+  ) {
+    throw new RunstageError(
+      `${where}: attribute "summary" must be ${expected} (got ${JSON.stringify(value)})`,
+    );
+  }
+  return value;
 }

@@ -2,7 +2,8 @@
  * Run summaries: the metrics a run reports about itself, gathered after the run
  * so `runs` can show them as columns. The sources, first found wins:
  *
- * 1. `summary.json` in the run dir, written by the op: a JSON object. Nested
+ * 1. `summary.json` in the run dir (or the file the op's `summary` attribute
+ *    names, JSON or TOML, as Gage reads it), written by the op. Nested
  *    objects flatten to dotted keys (`{"val": {"loss": 1}}` is `val.loss`);
  *    numbers stay numbers, other scalars become strings, lists their JSON text,
  *    nulls are dropped. Gage's layout (`{"metrics": {...}, "attributes": {...}}`,
@@ -11,6 +12,8 @@
  *    phase's output (below).
  * 3. The last complete `--- summary ---` ... `---` block of that output, its
  *    lines `key: value`, or (as Gage prints it) one JSON object.
+ * 4. Output that is, as a whole, one JSON object (as Gage reads it): a stream
+ *    of the `run` phase's output, stdout first.
  *
  * `output-summary = false` (or `""`, as in Gage) turns off both output sources;
  * `true` is the default.
@@ -18,13 +21,16 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { parse as parseToml } from "smol-toml";
 import { typeName } from "../gagefile/attributes.ts";
 import { RunstageError } from "../errors.ts";
 import type { OpDef } from "../gagefile/opdef.ts";
 import { type OutputLine, readOutput } from "../run/output.ts";
 import type { Run } from "../run/identity.ts";
+import { isObject, type Metrics, parseScalar, summaryDataMetrics } from "./summarydata.ts";
 
-export type Metrics = Record<string, number | string>;
+export { parseScalar, summaryDataMetrics };
+export type { Metrics };
 
 export interface RunSummary {
   metrics: Metrics;
@@ -60,7 +66,7 @@ export async function collectSummary(
   op: OpDef,
   warn: Warn = () => {},
 ): Promise<RunSummary | undefined> {
-  const fromFile = await readRunDirSummary(run, warn);
+  const fromFile = await readRunDirSummary(run, op.summary ?? SUMMARY_FILE, warn);
   if (fromFile) return { metrics: fromFile, source: "run-dir" };
   const setting = op.raw["output-summary"];
   if (isOff(setting)) return undefined;
@@ -71,8 +77,27 @@ export async function collectSummary(
     const metrics = pattern && matchPattern(lines, pattern, warn);
     if (metrics) return { metrics, source: "output-summary" };
   }
-  const metrics = lastBlockMetrics(lines, warn);
+  const metrics = outputMetrics(lines, warn);
   return metrics && { metrics, source: "output" };
+}
+
+/** Without a pattern: the last summary block, else output that is one whole JSON summary. */
+function outputMetrics(lines: OutputLine[], warn: Warn): Metrics | undefined {
+  return lastBlockMetrics(lines, warn) ?? wholeJsonMetrics(lines);
+}
+
+/**
+ * A stream of the output that is, whole, one JSON object (stdout first): an op
+ * that prints its summary as JSON and nothing else, as Gage reads it.
+ */
+function wholeJsonMetrics(lines: OutputLine[]): Metrics | undefined {
+  for (const stream of byStream(lines)) {
+    const text = stream.texts.join("\n").trim();
+    if (!text.startsWith("{")) continue;
+    const data = parseJson(text);
+    if (isObject(data)) return summaryDataMetrics(data);
+  }
+  return undefined;
 }
 
 /** `false`, or as Gage also reads it, an empty pattern: no summary from output. */
@@ -91,22 +116,29 @@ function compileSetting(op: OpDef, setting: string, warn: Warn): SummaryPattern 
   }
 }
 
-async function readRunDirSummary(run: Run, warn: Warn): Promise<Metrics | undefined> {
+/** The op's summary file, JSON or TOML by its extension (Gage's `summary` attribute). */
+async function readRunDirSummary(
+  run: Run,
+  file: string,
+  warn: Warn,
+): Promise<Metrics | undefined> {
   let text: string;
   try {
-    text = await readFile(join(run.runDir, SUMMARY_FILE), "utf8");
+    text = await readFile(join(run.runDir, file), "utf8");
   } catch {
     return undefined;
   }
+  const format = /\.toml$/i.test(file) ? "TOML" : "JSON";
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    data = format === "TOML" ? parseToml(text) : JSON.parse(text);
   } catch (err) {
-    warn(`${SUMMARY_FILE} in the run dir is not valid JSON (${(err as Error).message}); ignored`);
+    const reason = (err as Error).message.split("\n")[0];
+    warn(`${file} in the run dir is not valid ${format} (${reason}); ignored`);
     return undefined;
   }
   if (!isObject(data)) {
-    warn(`${SUMMARY_FILE} in the run dir is not a JSON object; ignored`);
+    warn(`${file} in the run dir is not a JSON object; ignored`);
     return undefined;
   }
   return summaryDataMetrics(data);
@@ -148,7 +180,7 @@ export function parseOutputSummary(
 ): Metrics | undefined {
   const lines = typeof output === "string" ? textLines(output) : output;
   if (isOff(pattern)) return undefined;
-  if (pattern === undefined) return lastBlockMetrics(lines, warn);
+  if (pattern === undefined) return outputMetrics(lines, warn);
   return matchPattern(lines, compileOutputSummary(undefined, pattern), warn);
 }
 
@@ -286,67 +318,6 @@ function blockMetrics(body: string[], warn: Warn): Metrics | undefined {
   return metrics;
 }
 
-// --- Summary data -------------------------------------------------------------------
-
-const GAGE_SUMMARY_KEYS = new Set(["metrics", "attributes", "run"]);
-
-/**
- * A summary object as metrics. Gage's layout is recognised by its top-level keys
- * (only `metrics`, `attributes` and `run`); its `run` holds run attributes such
- * as a label, not results, and is left out.
- */
-export function summaryDataMetrics(data: Record<string, unknown>): Metrics {
-  const keys = Object.keys(data);
-  const gage = keys.length > 0 && keys.every((k) => GAGE_SUMMARY_KEYS.has(k)) &&
-    (isObject(data.metrics) || isObject(data.attributes));
-  const metrics: Metrics = {};
-  if (!gage) {
-    flattenInto(metrics, "", data, false);
-    return metrics;
-  }
-  // Metrics second: on a name both use, the measured value wins.
-  if (isObject(data.attributes)) flattenInto(metrics, "", data.attributes, true);
-  if (isObject(data.metrics)) flattenInto(metrics, "", data.metrics, true);
-  return metrics;
-}
-
-function flattenInto(out: Metrics, prefix: string, value: unknown, unwrapValue: boolean): void {
-  if (isObject(value)) {
-    // Gage writes a metric as `{"value": V, ...}` when it records more about it.
-    if (unwrapValue && prefix !== "" && "value" in value) {
-      flattenInto(out, prefix, value.value, false);
-      return;
-    }
-    for (const [key, item] of Object.entries(value)) {
-      flattenInto(out, prefix === "" ? key : `${prefix}.${key}`, item, unwrapValue);
-    }
-    return;
-  }
-  const scalar = metricValue(value);
-  if (scalar !== undefined && prefix !== "") out[prefix] = scalar;
-}
-
-function metricValue(value: unknown): number | string | undefined {
-  if (value === null || value === undefined) return undefined;
-  if (typeof value === "number") return value;
-  if (typeof value === "string") return value;
-  if (Array.isArray(value)) return JSON.stringify(value);
-  return String(value);
-}
-
-/**
- * A decimal number as a number; anything else (`nan`, `inf`, `0x10`, `1,5`)
- * stays text, as JSON cannot hold NaN or infinities.
- */
-export function parseScalar(text: string): number | string {
-  const trimmed = text.trim();
-  if (!NUMBER.test(trimmed)) return trimmed;
-  const n = Number(trimmed);
-  return Number.isFinite(n) ? n : trimmed;
-}
-
-const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-
 // --- Checking the pattern --------------------------------------------------------------
 
 /**
@@ -406,10 +377,6 @@ export function compileOutputSummary(opName: string | undefined, source: string)
 }
 
 // --- Helpers ----------------------------------------------------------------------
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
 
 function parseJson(text: string): unknown {
   try {

@@ -627,3 +627,19 @@ Deno.test("readOpDef rebuilds source and path-map from meta opdef.json", () => {
   assert.deepEqual(op.pathMap, [{ from: "", to: "app" }]);
   assert.deepEqual(op.raw, table);
 });
+
+Deno.test("summary names a JSON or TOML file in the run dir; anything else is an error", () => {
+  const [op] = parseGageFile("gage.toml", '[a]\nsummary = "out/metrics.toml"\n').ops;
+  assert.equal(op.summary, "out/metrics.toml");
+  assert.equal(parseGageFile("gage.toml", "[a]\n").ops[0].summary, undefined);
+  assertUserError(
+    () => parseGageFile("gage.toml", "[a]\nsummary = 1\n"),
+    /^gage\.toml: op "a": attribute "summary" must be a relative path in the run dir ending in \.json or \.toml \(got number\)$/,
+  );
+  for (const bad of ["metrics.txt", "/tmp/s.json", "../s.json", "a/../../s.toml"]) {
+    assertUserError(
+      () => parseGageFile("gage.toml", `[a]\nsummary = "${bad}"\n`),
+      new RegExp(`attribute "summary" must be .* \\(got "${bad.replace(/\./g, "\\.")}"\\)$`),
+    );
+  }
+});

@@ -375,3 +375,47 @@ Deno.test("checkOutputSummary: a bad pattern is one line naming the op and the f
   );
   assertUserError(check(["a"]), /\(got list\)$/);
 });
+
+// --- Gage's summary file and whole-JSON output ---------------------------------------------
+
+Deno.test("the op's summary attribute names the run-dir file: TOML or JSON, summary.json then unread", async () => {
+  await withRun(async (run) => {
+    await writeRunSummary(run, { loss: 9 });
+    await Deno.mkdir(`${run.runDir}/out`);
+    await Deno.writeTextFile(`${run.runDir}/out/m.toml`, "loss = 0.25\n[val]\nacc = 0.9\n");
+    const warnings: string[] = [];
+    const toml = await collectSummary(
+      run,
+      { ...op(), summary: "out/m.toml" },
+      (m) => warnings.push(m),
+    );
+    assert.deepEqual(toml, { source: "run-dir", metrics: { loss: 0.25, "val.acc": 0.9 } });
+    await Deno.writeTextFile(`${run.runDir}/r.json`, '{"metrics": {"loss": {"value": 0.5}}}');
+    const json = await collectSummary(run, { ...op(), summary: "r.json" });
+    assert.deepEqual(json, { source: "run-dir", metrics: { loss: 0.5 } });
+    await Deno.writeTextFile(`${run.runDir}/out/m.toml`, "loss = \n");
+    writeOutput(run, ["--- summary ---", "loss: 0.3", "---"]);
+    const broken = await collectSummary(
+      run,
+      { ...op(), summary: "out/m.toml" },
+      (m) => warnings.push(m),
+    );
+    assert.deepEqual(broken, { source: "output", metrics: { loss: 0.3 } });
+    assert.match(warnings.join("\n"), /^out\/m\.toml in the run dir is not valid TOML \(/);
+  });
+});
+
+Deno.test("output that is one whole JSON object is the summary, as Gage reads it", async () => {
+  await withRun(async (run) => {
+    writeOutput(run, ["{", '  "loss": 0.125,', [1, "warning: slow"], '  "acc": 0.5', "}"]);
+    assert.deepEqual((await collect(run)).summary, {
+      source: "output",
+      metrics: { loss: 0.125, acc: 0.5 },
+    });
+  });
+  await withRun(async (run) => {
+    writeOutput(run, ["epoch 1", '{"loss": 0.125}']);
+    assert.equal((await collect(run)).summary, undefined, "JSON after other output is not whole");
+    assert.deepEqual(parseOutputSummary('{"loss": 1}\n'), { loss: 1 });
+  });
+});
