@@ -88,6 +88,6 @@ function signalName(n: number): string | undefined {
 }
 
 /** A run's exit code as this process's: a signal -N becomes 128+N, as shells do. */
-function processExitCode(code: number): number {
+export function processExitCode(code: number): number {
   return code < 0 ? 128 - code : code;
 }

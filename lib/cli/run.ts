@@ -22,6 +22,8 @@ import { phaseEchoToTerminal } from "./phaseoutput.ts";
 import type { Interrupt } from "../interrupt.ts";
 import { reportStagingFailure, startAndReport, warnNote, withInterrupt } from "./lifecycle.ts";
 import { formatOpHelp, planConfig } from "../config/config.ts";
+import { wantsSweep } from "../sweep/sweep.ts";
+import { SWEEP_HELP, sweepAction, wholeNumberOption } from "./sweep.ts";
 
 interface StageCommandOptions {
   preview?: boolean;
@@ -29,6 +31,10 @@ interface StageCommandOptions {
   helpOp?: boolean;
   source?: string;
   live?: boolean;
+  batch?: string;
+  maxRuns?: number;
+  seed?: number;
+  needed?: boolean;
 }
 
 const FLAGS_HELP = "NAME=VALUE config flags, and NAME=RUN to pick a dependency's run";
@@ -48,6 +54,10 @@ export function runCommand() {
     .option("--preview", "print the source files that would be copied; write nothing")
     .option("--json", "with --preview: print JSON")
     .option("--help-op", "print the op's description and its flags with their defaults")
+    .option("--batch <file>", SWEEP_HELP.batch)
+    .option("--max-runs <n>", SWEEP_HELP.maxRuns, wholeNumberOption("--max-runs", 1))
+    .option("--seed <n>", SWEEP_HELP.seed, wholeNumberOption("--seed", 0))
+    .option("--needed", SWEEP_HELP.needed)
     .action(async (opName, flags, options, command) => {
       await stageCommandAction(opName, flags, options, globalOptions(command), true);
     });
@@ -63,6 +73,10 @@ export function stageCommand() {
     .option("--preview", "print the source files that would be copied; write nothing")
     .option("--json", "print JSON")
     .option("--help-op", "print the op's description and its flags with their defaults")
+    .option("--batch <file>", SWEEP_HELP.batch)
+    .option("--max-runs <n>", SWEEP_HELP.maxRuns, wholeNumberOption("--max-runs", 1))
+    .option("--seed <n>", SWEEP_HELP.seed, wholeNumberOption("--seed", 0))
+    .option("--needed", SWEEP_HELP.needed)
     .action(async (opName, flags, options, command) => {
       await stageCommandAction(opName, flags, options, globalOptions(command), false);
     });
@@ -92,6 +106,10 @@ async function stageCommandAction(
     return void process.stdout.write(escapeLines(formatOpHelp(op, plan)));
   }
   if (options.preview) return await preview(ctx, { op, opName }, options);
+  if (options.needed || wantsSweep({ flags, ...options, batchFile: options.batch })) {
+    if (options.json) throw new UsageError("a sweep prints no JSON: leave out --json");
+    return await sweepAction(ctx, { op, opName }, flags, options, andRun);
+  }
   if (andRun && options.json) {
     throw new UsageError("run prints JSON only with --preview: add --preview, or use stage --json");
   }

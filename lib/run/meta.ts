@@ -101,6 +101,22 @@ function isExecCommand(v: unknown): v is ExecCommand {
 
 const OPREF: MetaCodec<OpRef> = { parse: parseOpRef, format: formatOpRef };
 
+/** Meta `batch.json` of a sweep's trial: which batch, which trial of how many, the sweep as given. */
+export interface RunBatch {
+  /** The batch's id, a UUID shared by its trials. */
+  id: string;
+  /** 1 for the first trial. */
+  index: number;
+  total: number;
+  /** The sweep as given: flag arguments, batch file, max runs, seed. */
+  sweep: Record<string, unknown>;
+}
+
+function isRunBatch(v: unknown): v is RunBatch {
+  return isRecord(v) && typeof v.id === "string" && Number.isInteger(v.index) &&
+    Number.isInteger(v.total) && isRecord(v.sweep);
+}
+
 /**
  * Another tool writes summaries too, so anything that is not a metric (a
  * nested object, a NaN) is left out, not fatal.
@@ -154,6 +170,8 @@ export const runMeta = {
   exit: new MetaFile("proc/exit", INTEGER),
   /** A line of text the user gave the run; an empty one is none. */
   label: new MetaFile("label", NON_EMPTY_TEXT),
+  /** The batch a sweep's trial belongs to; absent for a run that is no trial. */
+  batch: new MetaFile("batch.json", jsonCodec(isRunBatch)),
 } as const;
 
 /**

@@ -1,0 +1,182 @@
+/**
+ * `run` and `stage` with a sweep (docs/sweeps.md): the trials one after
+ * another, each an ordinary run staged and started as `run` does it, with meta
+ * `batch.json`; Ctrl-C stops the running trial and starts no more. The sweep
+ * ends with a table of its trials and exits 0 only when each one completed
+ * (or, for `stage`, staged), else with the first failing trial's code.
+ */
+import process from "node:process";
+import type { OpDef } from "../gagefile/opdef.ts";
+import { RunstageError, UsageError } from "../errors.ts";
+import { escapeControl } from "../fs/quote.ts";
+import type { Interrupt } from "../interrupt.ts";
+import { RunInterrupted } from "../interrupt.ts";
+import { formatFlagValue } from "../config/config.ts";
+import { runMeta } from "../run/meta.ts";
+import { stageRun } from "../stage/stage.ts";
+import { neededTrials, planSweep, recordBatch, type SweepPlan } from "../sweep/sweep.ts";
+import type { Trial } from "../sweep/values.ts";
+import { type CommandContext, formatTable } from "./context.ts";
+import {
+  processExitCode,
+  reportStagingFailure,
+  startAndReport,
+  warnNote,
+  withInterrupt,
+} from "./lifecycle.ts";
+import { phaseEchoToTerminal } from "./phaseoutput.ts";
+import { progressDisplay } from "./progress.ts";
+import { plural } from "./runs.ts";
+
+export interface SweepOptions {
+  batch?: string;
+  maxRuns?: number;
+  seed?: number;
+  needed?: boolean;
+  source?: string;
+  live?: boolean;
+}
+
+export const SWEEP_HELP = {
+  batch: "a CSV (with a header row), JSON or YAML file of trials, one per row (a sweep)",
+  maxRuns: "run at most N trials: a random search, or a random subset of a grid",
+  seed: "the random search's seed (recorded in each trial's meta batch.json)",
+  needed: "skip trials a completed run of the op already ran with the same config",
+};
+
+/** A whole number of at least `min`, for commander's option parsing. */
+export function wholeNumberOption(option: string, min: number) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!/^[-+]?\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) {
+      throw new UsageError(`${option} takes a whole number of at least ${min}, not "${text}"`);
+    }
+    return n;
+  };
+}
+
+interface TrialResult {
+  trial: Trial;
+  name: string;
+  status: string;
+  /** This process's exit code for the trial: 0, a failing code, or 128+N for a signal. */
+  exitCode: number;
+}
+
+/** Runs (or stages) every trial of the sweep the flags and options describe. */
+export async function sweepAction(
+  ctx: CommandContext,
+  choice: { op?: OpDef; opName?: string },
+  flags: string[],
+  options: SweepOptions,
+  andRun: boolean,
+): Promise<void> {
+  const plan = planSweep({ flags, ...options, batchFile: options.batch });
+  const trials = plan.trials;
+  const skipped = new Set<Trial>();
+  if (options.needed) {
+    if (!choice.op) {
+      throw new RunstageError("--needed compares with the op of the project's Gage file; add one");
+    }
+    const split = await neededTrials(trials, choice.op, {
+      projectDir: ctx.project.dir,
+      runsHome: ctx.runsHome,
+    });
+    split.skipped.forEach((t) => skipped.add(t));
+    process.stderr.write(
+      `runstage: --needed: ${plural(split.skipped.length, "trial")} of ${trials.length}` +
+        ` skipped: a completed run of the op has the same config\n`,
+    );
+  }
+  const results = await withInterrupt(async (interrupt) => {
+    const results: TrialResult[] = [];
+    for (const [i, trial] of trials.entries()) {
+      if (skipped.has(trial)) {
+        results.push({ trial, name: "", status: "skipped (needed)", exitCode: 0 });
+      } else if (interrupt.received) {
+        results.push({ trial, name: "", status: "skipped", exitCode: 0 });
+      } else {
+        results.push(
+          await runTrial(ctx, choice, { plan, trial, index: i + 1 }, options, {
+            andRun,
+            interrupt,
+          }),
+        );
+      }
+    }
+    return results;
+  });
+  reportSweep(plan, results);
+}
+
+async function runTrial(
+  ctx: CommandContext,
+  choice: { op?: OpDef; opName?: string },
+  { plan, trial, index }: { plan: SweepPlan; trial: Trial; index: number },
+  options: SweepOptions,
+  { andRun, interrupt }: { andRun: boolean; interrupt: Interrupt },
+): Promise<TrialResult> {
+  process.stderr.write(
+    `runstage: trial ${index}/${plan.trials.length}: ${escapeControl(sweptText(trial))}\n`,
+  );
+  const progress = progressDisplay();
+  const warn = (message: string) => {
+    progress.done();
+    warnNote(message);
+  };
+  let staged;
+  try {
+    staged = await stageRun({
+      project: ctx.project,
+      ...choice,
+      runsHome: ctx.runsHome,
+      flags: trial.args,
+      source: options.source,
+      live: options.live,
+      onProgress: progress.update,
+      warn,
+      interrupt,
+      phaseEcho: phaseEchoToTerminal(progress.done),
+    }).finally(progress.done);
+  } catch (err) {
+    if (err instanceof RunInterrupted) {
+      return { trial, name: "", status: "terminated", exitCode: err.exitCode };
+    }
+    if (!(err instanceof RunstageError)) throw err;
+    warnNote(`trial ${index} not staged: ${err.message}`);
+    return { trial, name: "", status: "not staged", exitCode: err.exitCode };
+  }
+  const { run } = staged;
+  recordBatch(run, plan, index);
+  if (staged.exitCode !== 0) {
+    reportStagingFailure(run, staged.exitCode);
+    return { trial, name: run.name, status: "error", exitCode: processExitCode(staged.exitCode) };
+  }
+  if (!andRun) return { trial, name: run.name, status: "staged", exitCode: 0 };
+  await startAndReport(
+    { run, files: staged.files, op: staged.op, projectDir: ctx.project.dir, warn, interrupt },
+    `running ${staged.op.name}`,
+  );
+  const code = runMeta.exit.read(run) ?? 1;
+  const status = code === 0 ? "completed" : code < 0 ? "terminated" : "error";
+  return { trial, name: run.name, status, exitCode: processExitCode(code) };
+}
+
+/** The table of trials, and this process's exit code: the first failing trial's. */
+function reportSweep(plan: SweepPlan, results: TrialResult[]): void {
+  const rows = results.map((r, i) => [
+    `${i + 1}/${results.length}`,
+    r.name || "-",
+    sweptText(r.trial) || "-",
+    r.status,
+  ]);
+  process.stdout.write(`Batch ${plan.id}\n`);
+  process.stdout.write(formatTable([["TRIAL", "NAME", "FLAGS", "STATUS"], ...rows]));
+  const failed = results.find((r) => r.exitCode !== 0);
+  process.exitCode = failed?.exitCode ?? 0;
+}
+
+/** The trial's swept flags as `NAME=VALUE` text. */
+function sweptText(trial: Trial): string {
+  return Object.entries(trial.swept).map(([n, v]) => `${n}=${formatFlagValue(v)}`).join(" ");
+}

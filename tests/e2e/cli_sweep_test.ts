@@ -1,0 +1,133 @@
+/**
+ * Sweeps end to end through the CLI (docs/sweeps.md): a grid, `--needed`, a
+ * batch file, a seeded random search and a failing trial, each checked in what
+ * the trials left in the runs home (meta config.json, batch.json, proc/exit).
+ */
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { runstageIn as cli } from "../support/cli.ts";
+import { withProject } from "../support/fixtures.ts";
+
+/** An op whose config is config.json; it fails when `fail` is true. */
+const PROJECT = {
+  "gage.toml":
+    `[train]\nexec = "python3 -c 'import json,sys; sys.exit(json.load(open(\\"config.json\\"))[\\"fail\\"] and 3)'"\n` +
+    `config = "config.json"\n`,
+  "config.json": `{"lr": 0.01, "epochs": 1, "fail": false}\n`,
+};
+
+interface TrialMeta {
+  config: Record<string, unknown>;
+  batch: { id: string; index: number; total: number; sweep: Record<string, unknown> };
+  exit: number | undefined;
+}
+
+/** Every run of the runs home's meta, by batch index. */
+function trials(runsHome: string): TrialMeta[] {
+  return readdirSync(runsHome).filter((n) => n.endsWith(".meta")).map((meta) => {
+    const read = (file: string) => readFileSync(`${runsHome}/${meta}/${file}`, "utf8");
+    let exit: number | undefined;
+    try {
+      exit = Number(read("proc/exit"));
+    } catch { /* not run */ }
+    return { config: JSON.parse(read("config.json")), batch: JSON.parse(read("batch.json")), exit };
+  }).sort((a, b) => a.batch.index - b.batch.index);
+}
+
+Deno.test("sweep: a 2x2 grid makes exactly the four configs, all complete; --needed then makes none", async () => {
+  await withProject(PROJECT, async (project, runsHome) => {
+    const r = await cli(project, runsHome, "run", "train", "lr=[0.1,0.2]", "epochs=[1,2]");
+    assert.equal(r.code, 0, r.stderr);
+    const made = trials(runsHome);
+    assert.deepEqual(made.map((t) => [t.config.lr, t.config.epochs]), [
+      [0.1, 1],
+      [0.1, 2],
+      [0.2, 1],
+      [0.2, 2],
+    ]);
+    assert.ok(made.every((t) => t.exit === 0));
+    assert.equal(new Set(made.map((t) => t.batch.id)).size, 1);
+    assert.deepEqual(made.map((t) => [t.batch.index, t.batch.total]), [[1, 4], [2, 4], [3, 4], [
+      4,
+      4,
+    ]]);
+    assert.deepEqual(made[0].batch.sweep.flags, ["lr=[0.1,0.2]", "epochs=[1,2]"]);
+    assert.match(r.stdout, /TRIAL\s+NAME\s+FLAGS\s+STATUS/);
+    assert.equal(r.stdout.match(/completed/g)?.length, 4);
+
+    const again = await cli(
+      project,
+      runsHome,
+      "run",
+      "train",
+      "lr=[0.1,0.2]",
+      "epochs=[1,2]",
+      "--needed",
+    );
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /--needed: 4 trials of 4 skipped/);
+    assert.equal(trials(runsHome).length, 4);
+  });
+});
+
+Deno.test("sweep: a 2-row CSV batch makes two runs with those values", async () => {
+  await withProject(
+    { ...PROJECT, "trials.csv": "lr,epochs\n0.5,3\n0.25,'7'\n" },
+    async (project, runsHome) => {
+      const r = await cli(project, runsHome, "run", "train", "--batch", `${project}/trials.csv`);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(trials(runsHome).map((t) => [t.config.lr, t.config.epochs, t.batch.total]), [
+        [0.5, 3, 2],
+        [0.25, "7", 2],
+      ]);
+    },
+  );
+});
+
+Deno.test("sweep: a seeded random search makes N runs in range, the same with the same seed", async () => {
+  await withProject(PROJECT, async (project, runsHome) => {
+    const args = [
+      "run",
+      "train",
+      "lr=loguniform[0.001:0.1]",
+      "epochs=choice[1,5,9]",
+      "--max-runs",
+      "3",
+      "--seed",
+      "11",
+    ];
+    assert.equal((await cli(project, runsHome, ...args)).code, 0);
+    const first = trials(runsHome);
+    assert.equal(first.length, 3);
+    for (const { config } of first) {
+      assert.ok((config.lr as number) >= 0.001 && (config.lr as number) <= 0.1, String(config.lr));
+      assert.ok([1, 5, 9].includes(config.epochs as number));
+    }
+    await withProject({}, async (_, otherHome) => {
+      assert.equal((await cli(project, otherHome, ...args)).code, 0);
+      assert.deepEqual(trials(otherHome).map((t) => t.config), first.map((t) => t.config));
+    });
+  });
+});
+
+Deno.test("sweep: one failing trial, the rest still run, the sweep exits with its code", async () => {
+  await withProject(PROJECT, async (project, runsHome) => {
+    const r = await cli(project, runsHome, "run", "train", "fail=[false,true,false]");
+    assert.equal(r.code, 3, r.stderr);
+    assert.deepEqual(trials(runsHome).map((t) => t.exit), [0, 3, 0]);
+    assert.match(r.stdout, /2\/3\s+\S+\s+fail=true\s+error/);
+  });
+});
+
+Deno.test("sweep: stage stages every trial of a grid", async () => {
+  await withProject(PROJECT, async (project, runsHome) => {
+    const r = await cli(project, runsHome, "stage", "train", "lr=range[1:3]");
+    assert.equal(r.code, 0, r.stderr);
+    const made = trials(runsHome);
+    assert.deepEqual(made.map((t) => [t.config.lr, t.exit]), [[1, undefined], [2, undefined], [
+      3,
+      undefined,
+    ]]);
+    assert.equal(r.stdout.match(/staged/g)?.length, 3);
+  });
+});
