@@ -129,6 +129,7 @@ export function runsCommand() {
         " meta vcs)",
       parseCommitPrefix,
     )
+    .option("--batch <id>", "only the trials of this sweep's batch (its id, or a prefix of it)")
     .option("--limit <n>", "at most N runs (the newest that pass the filters)", parseLimit)
     .option("--all", "include deleted runs (status deleted, no index)")
     .option("--deleted", "only deleted runs, with the indexes `restore` and `purge --deleted` take")
@@ -139,7 +140,8 @@ export function runsCommand() {
       if (options.json) return printJson(runs.map((r) => runInfoJson(r)));
       if (runs.length === 0) {
         const what = options.deleted ? "deleted runs" : "runs";
-        const filtered = options.op || options.status.length || options.label || options.commit;
+        const filtered = options.op || options.status.length || options.label || options.commit ||
+          options.batch;
         process.stderr.write(
           `runstage: no ${what} ${filtered ? "match the filters" : "in " + quotePath(runsHome)}\n`,
         );

@@ -248,6 +248,8 @@ export interface RunFilter {
   label?: string;
   /** A prefix of meta `vcs`'s commit, as `parseCommitPrefix` returns it. */
   commit?: string;
+  /** The id of a sweep's batch (meta `batch.json`), or a prefix of it. */
+  batch?: string;
   /** At most this many, the first that pass the other criteria. */
   limit?: number;
 }
@@ -263,7 +265,9 @@ export function filterRuns(runs: RunInfo[], filter: RunFilter): RunInfo[] {
     (filter.op === undefined || r.op === filter.op) &&
     (statuses.length === 0 || statuses.includes(r.status)) &&
     (filter.commit === undefined ||
-      (runMeta.vcs.read(r.run)?.commit?.toLowerCase().startsWith(filter.commit) ?? false))
+      (runMeta.vcs.read(r.run)?.commit?.toLowerCase().startsWith(filter.commit) ?? false)) &&
+    (filter.batch === undefined ||
+      (runMeta.batch.read(r.run)?.id.startsWith(filter.batch.toLowerCase()) ?? false))
   );
   const labelled = filter.label === undefined ? kept : runsLabelled(kept, filter.label);
   return filter.limit === undefined ? labelled : labelled.slice(0, filter.limit);

@@ -131,3 +131,21 @@ Deno.test("sweep: stage stages every trial of a grid", async () => {
     assert.equal(r.stdout.match(/staged/g)?.length, 3);
   });
 });
+
+Deno.test("sweep: runs --batch ID lists the trials of that batch only", async () => {
+  await withProject(PROJECT, async (project, runsHome) => {
+    const first = await cli(project, runsHome, "stage", "train", "lr=[1,2]");
+    const second = await cli(project, runsHome, "stage", "train", "lr=[3,4,5]");
+    const id = /^Batch (\S+)$/m.exec(second.stdout)?.[1];
+    assert.ok(id, second.stdout);
+    assert.notEqual(/^Batch (\S+)$/m.exec(first.stdout)?.[1], id);
+    const listed = await cli(project, runsHome, "runs", "--batch", id, "--json");
+    assert.equal(listed.code, 0, listed.stderr);
+    const ids = (JSON.parse(listed.stdout) as { id: string }[]).map((r) => r.id).sort();
+    const batchIds = trials(runsHome).filter((t) => t.batch.id === id);
+    assert.equal(ids.length, 3);
+    assert.equal(batchIds.length, 3);
+    const table = await cli(project, runsHome, "runs", "--batch", id.slice(0, 8));
+    assert.equal(table.stdout.trimEnd().split("\n").length, 4, table.stdout);
+  });
+});
