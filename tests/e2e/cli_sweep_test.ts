@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
-import { runstageIn as cli } from "../support/cli.ts";
+import { runstageIn as cli, spawnRunstage } from "../support/cli.ts";
 import { withProject } from "../support/fixtures.ts";
 
 /** An op whose config is config.json; it fails when `fail` is true. */
@@ -147,5 +147,26 @@ Deno.test("sweep: runs --batch ID lists the trials of that batch only", async ()
     assert.equal(batchIds.length, 3);
     const table = await cli(project, runsHome, "runs", "--batch", id.slice(0, 8));
     assert.equal(table.stdout.trimEnd().split("\n").length, 4, table.stdout);
+  });
+});
+
+Deno.test("sweep: Ctrl-C stops the running trial, finalized as terminated, and starts no more", async () => {
+  await withProject({
+    "gage.toml":
+      `[wait]\nexec = "python3 -c 'import time; print(\\"ready\\", flush=True); time.sleep(60)'"\n` +
+      `free-flags = true\n`,
+  }, async (project, runsHome) => {
+    const sweep = spawnRunstage(["-C", project, "--runs", runsHome, "run", "wait", "n=[1,2,3]"]);
+    await sweep.readUntil(/ready/);
+    sweep.child.kill("SIGINT");
+    const r = await sweep.result;
+    assert.equal(r.code, 130, r.stderr);
+    assert.deepEqual(trials(runsHome).map((t) => [t.config.n, t.exit, t.batch.index]), [[
+      1,
+      -2,
+      1,
+    ]]);
+    assert.match(r.stdout, /1\/3\s+\S+\s+n=1\s+terminated/);
+    assert.equal(r.stdout.match(/\bskipped\b/g)?.length, 2, r.stdout);
   });
 });
