@@ -13,6 +13,7 @@ import { checkNotRunning, deleteRuns, purgeRuns, restoreRuns } from "../run/tras
 import { quotePath } from "../fs/quote.ts";
 import { commandContext, formatTable, type GlobalOptions, globalOptions } from "./context.ts";
 import { namedRuns, plural, RUN_SPEC_HELP, runNameList } from "./runs.ts";
+import { runsNamedWhere, WHERE_HELP } from "./where.ts";
 
 export function deleteCommand() {
   return new Command("delete")
@@ -20,9 +21,15 @@ export function deleteCommand() {
       "move runs into the trash (<runs home>/.trash); `restore` brings them back. Running" +
         " runs are refused.",
     )
-    .argument("<runs...>", RUN_SPEC_HELP)
-    .action(async (specs, _options, command) => {
-      const { runsHome, runs } = await sweptRuns(globalOptions(command), specs);
+    .argument("[runs...]", `${RUN_SPEC_HELP} (or none, with --where)`)
+    .option("--where <expr>", WHERE_HELP)
+    .action(async (specs, options, command) => {
+      const { runsHome, runs } = await runsNamedWhere(
+        globalOptions(command),
+        specs,
+        options.where,
+        { writes: true },
+      );
       deleteRuns(runsHome, runs);
       process.stdout.write(
         `Deleted ${plural(runs.length, "run")}: ${runNameList(runs)}` +

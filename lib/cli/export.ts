@@ -8,7 +8,8 @@ import { quotePath } from "../fs/quote.ts";
 import { formatBytes, globalOptions, printJson } from "./context.ts";
 import { withInterrupt } from "./lifecycle.ts";
 import { archiveProgress } from "./progress.ts";
-import { namedRuns, plural, RUN_SPEC_HELP } from "./runs.ts";
+import { plural, RUN_SPEC_HELP } from "./runs.ts";
+import { runsNamedWhere, WHERE_HELP } from "./where.ts";
 import { VERSION } from "./version.ts";
 
 export function exportCommand() {
@@ -17,7 +18,8 @@ export function exportCommand() {
       "write runs (run dir, meta dir, .project) into one tar archive, with an index of every" +
         " file's SHA-256, for `runstage import` on another machine. Running runs are refused.",
     )
-    .argument("<runs...>", RUN_SPEC_HELP)
+    .argument("[runs...]", `${RUN_SPEC_HELP} (or none, with --where)`)
+    .option("--where <expr>", WHERE_HELP)
     .requiredOption("-o, --output <file>", "the archive: FILE.tar, or FILE.tar.gz / FILE.tgz")
     .option("--force", "replace FILE if it exists")
     .option(
@@ -26,7 +28,7 @@ export function exportCommand() {
     )
     .option("--json", "print JSON: the archive and each run's files and bytes")
     .action(async (specs, options, command) => {
-      const { runsHome, runs } = await namedRuns(globalOptions(command), specs);
+      const { runsHome, runs } = await runsNamedWhere(globalOptions(command), specs, options.where);
       // Loaded here, not at start-up: the tar code is for this command alone.
       const { exportRuns } = await import("../archive/export.ts");
       const progress = archiveProgress("Exporting");

@@ -5,7 +5,8 @@ import { UsageError } from "../errors.ts";
 import { quotePath } from "../fs/quote.ts";
 import { runMeta } from "../run/meta.ts";
 import { globalOptions } from "./context.ts";
-import { namedRuns, plural, RUN_SPEC_HELP, runNameList } from "./runs.ts";
+import { plural, RUN_SPEC_HELP, runNameList } from "./runs.ts";
+import { runsNamedWhere, WHERE_HELP } from "./where.ts";
 
 export function labelCommand() {
   return new Command("label")
@@ -14,20 +15,24 @@ export function labelCommand() {
         " by `runs --label`, and usable wherever a run is named; --clear removes it",
     )
     .argument(
-      "<run-and-text...>",
+      "[run-and-text...]",
       `RUN... TEXT: each RUN an ${RUN_SPEC_HELP} (a slice or a shared label labels every run` +
-        " it names); the last argument is the label, unless --clear",
+        " it names); the last argument is the label, unless --clear. With --where, RUN... may" +
+        " be left out",
     )
     .option("--clear", "remove the label of every RUN")
+    .option("--where <expr>", WHERE_HELP)
     .action(async (args, options, command) => {
       const [specs, text] = options.clear ? [args, undefined] : [args.slice(0, -1), args.at(-1)];
-      if (specs.length === 0) {
+      if (specs.length === 0 && options.where === undefined) {
         throw new UsageError(
           "label takes RUN... TEXT (or RUN... --clear): give a run and the label",
         );
       }
       if (text !== undefined) checkLabel(text);
-      const { runs } = await namedRuns(globalOptions(command), specs, { writes: true });
+      const { runs } = await runsNamedWhere(globalOptions(command), specs, options.where, {
+        writes: true,
+      });
       for (const { run } of runs) {
         // Atomic, like every meta file: a listing reads the old label or the new one.
         if (text === undefined) runMeta.label.remove(run);

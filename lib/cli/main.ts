@@ -11,6 +11,7 @@ import { escapeControl } from "../fs/quote.ts";
 import { RunInterrupted } from "../interrupt.ts";
 import { catCommand } from "./cat.ts";
 import { checkCommand } from "./check.ts";
+import { compareCommand } from "./compare.ts";
 import { deleteCommand, purgeCommand, restoreCommand } from "./delete.ts";
 import { diffCommand } from "./diff.ts";
 import { exportCommand } from "./export.ts";
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
       purgeCommand(),
       selectCommand(),
       diffCommand(),
+      compareCommand(),
       exportCommand(),
       importCommand(),
     ]

@@ -18,6 +18,7 @@ import {
 import { quotePath } from "../fs/quote.ts";
 import { type MetricValue, runMeta } from "../run/meta.ts";
 import type { RunVcs } from "../run/vcs.ts";
+import { runConfig, runsWhere } from "../run/runvalues.ts";
 import {
   commandContext,
   type ContextOptions,
@@ -27,6 +28,7 @@ import {
   globalOptions,
   printJson,
 } from "./context.ts";
+import { WHERE_HELP } from "./where.ts";
 
 /** How the argument of every command that takes runs is described in its --help. */
 export const RUN_SPEC_HELP =
@@ -54,6 +56,7 @@ export function runInfoJson(info: RunInfo, vcs: RunVcs | undefined = runMeta.vcs
     started: info.started ?? null,
     stopped: info.stopped ?? null,
     label: info.label ?? null,
+    config: runConfig(info),
     metrics: info.metrics,
     deleted: info.deleted,
     live: info.live !== undefined,
@@ -130,18 +133,24 @@ export function runsCommand() {
       parseCommitPrefix,
     )
     .option("--batch <id>", "only the trials of this sweep's batch (its id, or a prefix of it)")
+    .option("--where <expr>", WHERE_HELP)
     .option("--limit <n>", "at most N runs (the newest that pass the filters)", parseLimit)
     .option("--all", "include deleted runs (status deleted, no index)")
     .option("--deleted", "only deleted runs, with the indexes `restore` and `purge --deleted` take")
     .option("--json", "print JSON: every field of every listed run")
     .action(async (options, command) => {
       const { runsHome } = await commandContext(globalOptions(command));
-      const runs = filterRuns(listing(runsHome, options), options);
+      const listed = listing(runsHome, options);
+      const runs = filterRuns(
+        options.where === undefined ? listed : runsWhere(listed, options.where),
+        options,
+      );
       if (options.json) return printJson(runs.map((r) => runInfoJson(r)));
       if (runs.length === 0) {
         const what = options.deleted ? "deleted runs" : "runs";
         const filtered = options.op || options.status.length || options.label || options.commit ||
-          options.batch;
+          options.batch ||
+          options.where;
         process.stderr.write(
           `runstage: no ${what} ${filtered ? "match the filters" : "in " + quotePath(runsHome)}\n`,
         );

@@ -146,8 +146,11 @@ export function parseWhere(source: string): WherePredicate {
   return predicate;
 }
 
-/** How a name reads its value from a run: the explicit prefixes, else flag, metric, attribute. */
-function valueOf(name: string): (s: WhereSubject) => WhereValue | undefined {
+/**
+ * How a name reads its value from a run: the explicit prefixes, else flag,
+ * metric, attribute. `compare --sort` names its keys the same way.
+ */
+export function valueOf(name: string): (s: WhereSubject) => WhereValue | undefined {
   const dot = name.indexOf(".");
   const [prefix, rest] = dot < 0 ? ["", name] : [name.slice(0, dot), name.slice(dot + 1)];
   if (prefix === "config") return (s) => s.flag(rest);

@@ -216,7 +216,13 @@ Deno.test("label: set, clear, shown by runs and show, and names runs", async () 
     assert.equal((await json<{ label: null }>(cli("show", middle, "--json"))).label, null);
 
     await fails(cli, home, ["label", "1"], /label takes RUN\.\.\. TEXT/, 2);
-    await fails(cli, home, ["label", "--clear"], /missing required argument/, 2);
+    await fails(
+      cli,
+      home,
+      ["label", "--clear"],
+      /label takes RUN\.\.\. TEXT \(or RUN\.\.\. --clear\)/,
+      2,
+    );
     // With --clear every argument is a RUN: a text among them is a run that is not there.
     await fails(cli, home, ["label", "1", "x", "--clear"], /no run matches "x"/);
     await fails(cli, home, ["label", "1", " "], /a label cannot be empty/, 2);
@@ -556,7 +562,13 @@ Deno.test("delete and restore: a round trip leaves the runs home byte for byte a
       ["delete", "1", "123456789"],
       /no run at index 123456789: there are 2 runs/,
     );
-    await fails(cli, home, ["delete"], /missing required argument 'runs'/, 2);
+    await fails(
+      cli,
+      home,
+      ["delete"],
+      /name the runs \(RUN\.\.\.\) or select them with --where/,
+      2,
+    );
   });
 });
 
