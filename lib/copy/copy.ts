@@ -6,10 +6,12 @@
  * go to copy workers on other threads, so their hashing and writing overlaps
  * the small files; where Worker is missing (Node), they are copied here too.
  */
-import { mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, statSync } from "node:fs";
+import { copyFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { ChunkRing } from "./chunkring.ts";
+import { type DigestCache, type FileStamp, fileStamp, sameStamp } from "./digests.ts";
 import { RunInterrupted } from "../interrupt.ts";
 import { mtimeMicros } from "../run/fileslog.ts";
 import {
@@ -96,12 +98,28 @@ export async function copySourceFiles(
     workers?: boolean;
     /** Stops the copy at the next file (RunInterrupted, with the signal's name). */
     signal?: AbortSignal;
+    /** Digests remembered across stagings: files it vouches for are copied without hashing. */
+    digests?: DigestCache;
   } = {},
 ): Promise<CopiedFile[]> {
   makeParentDirs(files, runDir);
   const tally = new CopyTally(onProgress);
   const copied: CopiedFile[] = [];
+  const cache = options.digests;
+  cache?.startStaging();
+  const stamps = new Map<FileToCopy, FileStamp>();
+  const known: { file: FileToCopy; digest: string }[] = [];
+  const unknown: FileToCopy[] = [];
+  for (const file of files) {
+    const stamp = cache && fileStamp(file.src);
+    const digest = stamp && cache.digestOf(stamp);
+    if (stamp) stamps.set(file, stamp);
+    if (digest) known.push({ file, digest });
+    else unknown.push(file);
+  }
   const done = (file: FileToCopy, result: CopyResult) => {
+    const stamp = stamps.get(file);
+    if (stamp) cache!.record(stamp, result.digest);
     copied.push({
       path: file.path,
       digest: result.digest,
@@ -118,8 +136,8 @@ export async function copySourceFiles(
     size: f.size,
   });
   // Biggest first: the biggest file is the critical path.
-  const big = files.filter((f) => f.size >= DIRECT_IO_FROM).sort((a, b) => b.size - a.size);
-  const small = files.filter((f) => f.size < DIRECT_IO_FROM);
+  const big = unknown.filter((f) => f.size >= DIRECT_IO_FROM).sort((a, b) => b.size - a.size);
+  const small = unknown.filter((f) => f.size < DIRECT_IO_FROM);
   const starting = big.length > 0 && options.workers !== false
     ? BigFilePipeline.start()
     : Promise.resolve(undefined);
@@ -132,13 +150,58 @@ export async function copySourceFiles(
       tally.inFlight = () => pipeline.bytesInFlight();
       await Promise.all(big.map(async (f) => done(f, await pipeline.copy(job(f), umask))));
     });
-    await copySmallFiles(small, new DirectBuffer(), umask, job, done, options.signal);
-    await bigDone;
+    const buffer = new DirectBuffer();
+    const rehash = (f: FileToCopy) => done(f, copySmallFile(job(f), buffer, umask));
+    const knownDone = copyKnownFiles(known, job, stamps, done, rehash, options.signal);
+    await copySmallFiles(small, buffer, umask, job, done, options.signal);
+    await Promise.all([bigDone, knownDone]);
   } finally {
     tally.stop();
     (await starting)?.close();
   }
   return copied;
+}
+
+/**
+ * Files whose digest the cache vouches for: copied by the kernel
+ * (`copy_file_range` behind copyFile), small ones here, big ones off this
+ * thread. The source is stat'ed again after its copy: if it changed meanwhile,
+ * the copy is redone with hashing.
+ */
+async function copyKnownFiles(
+  known: readonly { file: FileToCopy; digest: string }[],
+  job: (f: FileToCopy) => CopyJob,
+  stamps: Map<FileToCopy, FileStamp>,
+  done: (f: FileToCopy, r: CopyResult) => void,
+  rehash: (f: FileToCopy) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  let sliceStart = performance.now();
+  const finish = (file: FileToCopy, digest: string, dst: string) => {
+    const now = fileStamp(file.src);
+    const before = stamps.get(file)!;
+    if (!now || !sameStamp(now, before)) {
+      stamps.delete(file); // changed while copied: its new digest is not for the old stamp
+      return rehash(file);
+    }
+    done(file, { digest, size: Number(before.size), mtimeMs: statSync(dst).mtimeMs });
+  };
+  const big: Promise<void>[] = [];
+  for (const { file, digest } of known) {
+    if (signal?.aborted) throw new RunInterrupted(signal.reason);
+    const dst = job(file).dst;
+    if (file.size >= DIRECT_IO_FROM) {
+      big.push(copyFile(file.src, dst).then(() => finish(file, digest, dst)));
+      continue;
+    }
+    copyFileSync(file.src, dst);
+    finish(file, digest, dst);
+    if (performance.now() - sliceStart > SLICE_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      sliceStart = performance.now();
+    }
+  }
+  await Promise.all(big);
 }
 
 /** Copies on this thread, yielding now and then so progress and workers are heard. */

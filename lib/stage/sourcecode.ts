@@ -62,6 +62,7 @@ export async function placeSourcecode(
       onProgress(shown);
     }),
     signal: options.interrupt?.signal,
+    runsHome: run.runsHome,
   }).finally(() => runMeta.lock.remove(run));
   options.interrupt?.check();
   const phase = phaseByName("copy-sourcecode");

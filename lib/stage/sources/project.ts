@@ -7,6 +7,7 @@
  * is opened and, for a live run, how the files are placed.
  */
 import { type CopiedFile, copySourceFiles, type FileToCopy } from "../../copy/copy.ts";
+import { DigestCache, digestCachePath } from "../../copy/digests.ts";
 import { comparePaths } from "../../fs/pathorder.ts";
 import type { ExecCommand } from "../../gagefile/opdef.ts";
 import type { Run } from "../../run/identity.ts";
@@ -29,12 +30,24 @@ export abstract class ProjectStager implements SourceStager {
     return selectRunSource(this.source, runsHome, signal);
   }
 
-  place(
+  /**
+   * Copies the files, with the runs home's digest cache for a work tree (a
+   * commit's files are extracted afresh each time: the cache could not help).
+   */
+  async place(
     files: readonly FileToCopy[],
     runDir: string,
     options: PlaceOptions,
   ): Promise<CopiedFile[]> {
-    return copySourceFiles(files, runDir, options.onProgress, { signal: options.signal });
+    const digests = this.kind === "worktree" && options.runsHome !== undefined
+      ? DigestCache.open(digestCachePath(options.runsHome))
+      : undefined;
+    const copied = await copySourceFiles(files, runDir, options.onProgress, {
+      signal: options.signal,
+      digests,
+    });
+    digests?.save();
+    return copied;
   }
 
   recordSource(run: Run): void {

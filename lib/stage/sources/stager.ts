@@ -19,6 +19,8 @@ export interface PlaceOptions {
   onProgress?: (progress: CopyProgress) => void;
   /** Stops a copy at its next file. */
   signal?: AbortSignal;
+  /** The runs home, whose digest cache a work-tree copy uses (lib/copy/digests.ts). */
+  runsHome?: string;
 }
 
 export interface SourceStager {
