@@ -35,6 +35,7 @@ interface StageCommandOptions {
   maxRuns?: number;
   seed?: number;
   needed?: boolean;
+  parallel?: number;
 }
 
 const FLAGS_HELP = "NAME=VALUE config flags, and NAME=RUN to pick a dependency's run";
@@ -58,6 +59,7 @@ export function runCommand() {
     .option("--max-runs <n>", SWEEP_HELP.maxRuns, wholeNumberOption("--max-runs", 1))
     .option("--seed <n>", SWEEP_HELP.seed, wholeNumberOption("--seed", 0))
     .option("--needed", SWEEP_HELP.needed)
+    .option("--parallel <n>", SWEEP_HELP.parallel, wholeNumberOption("--parallel", 1))
     .action(async (opName, flags, options, command) => {
       await stageCommandAction(opName, flags, options, globalOptions(command), true);
     });

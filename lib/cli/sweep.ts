@@ -14,6 +14,9 @@ import { RunInterrupted } from "../interrupt.ts";
 import { formatFlagValue } from "../config/config.ts";
 import { runMeta } from "../run/meta.ts";
 import { stageRun } from "../stage/stage.ts";
+import { startRun } from "../stage/start.ts";
+import { forEachConcurrent } from "../fs/pool.ts";
+import { type LineEcho, lineEcho } from "./lineecho.ts";
 import { neededTrials, planSweep, recordBatch, type SweepPlan } from "../sweep/sweep.ts";
 import type { Trial } from "../sweep/values.ts";
 import { type CommandContext, formatTable } from "./context.ts";
@@ -33,6 +36,7 @@ export interface SweepOptions {
   maxRuns?: number;
   seed?: number;
   needed?: boolean;
+  parallel?: number;
   source?: string;
   live?: boolean;
 }
@@ -42,6 +46,7 @@ export const SWEEP_HELP = {
   maxRuns: "run at most N trials: a random search, or a random subset of a grid",
   seed: "the random search's seed (recorded in each trial's meta batch.json)",
   needed: "skip trials a completed run of the op already ran with the same config",
+  parallel: "run N trials at once, each output line prefixed with its run's name",
 };
 
 /** A whole number of at least `min`, for commander's option parsing. */
@@ -88,22 +93,21 @@ export async function sweepAction(
         ` skipped: a completed run of the op has the same config\n`,
     );
   }
+  const parallel = options.parallel ?? 1;
   const results = await withInterrupt(async (interrupt) => {
     const results: TrialResult[] = [];
-    for (const [i, trial] of trials.entries()) {
-      if (skipped.has(trial)) {
-        results.push({ trial, name: "", status: "skipped (needed)", exitCode: 0 });
-      } else if (interrupt.received) {
-        results.push({ trial, name: "", status: "skipped", exitCode: 0 });
-      } else {
-        results.push(
-          await runTrial(ctx, choice, { plan, trial, index: i + 1 }, options, {
-            andRun,
-            interrupt,
-          }),
-        );
-      }
-    }
+    // A trial not yet begun when a stop signal comes is skipped, never started.
+    await forEachConcurrent([...trials.entries()], parallel, async ([i, trial]) => {
+      results[i] = skipped.has(trial)
+        ? { trial, name: "", status: "skipped (needed)", exitCode: 0 }
+        : interrupt.received
+        ? { trial, name: "", status: "skipped", exitCode: 0 }
+        : await runTrial(ctx, choice, { plan, trial, index: i + 1 }, options, {
+          andRun,
+          interrupt,
+          parallel: parallel > 1,
+        });
+    });
     return results;
   });
   reportSweep(plan, results);
@@ -114,12 +118,19 @@ async function runTrial(
   choice: { op?: OpDef; opName?: string },
   { plan, trial, index }: { plan: SweepPlan; trial: Trial; index: number },
   options: SweepOptions,
-  { andRun, interrupt }: { andRun: boolean; interrupt: Interrupt },
+  { andRun, interrupt, parallel }: { andRun: boolean; interrupt: Interrupt; parallel: boolean },
 ): Promise<TrialResult> {
   process.stderr.write(
     `runstage: trial ${index}/${plan.trials.length}: ${escapeControl(sweptText(trial))}\n`,
   );
-  const progress = progressDisplay();
+  // Trials at once share the terminal: no progress line, and every line says whose it is.
+  const progress = parallel ? { update: undefined, done: () => {} } : progressDisplay();
+  const echoes: LineEcho[] = [];
+  const prefixed = (prefix: string) => {
+    const line = lineEcho(prefix);
+    echoes.push(line);
+    return line.echo;
+  };
   const warn = (message: string) => {
     progress.done();
     warnNote(message);
@@ -136,9 +147,12 @@ async function runTrial(
       onProgress: progress.update,
       warn,
       interrupt,
-      phaseEcho: phaseEchoToTerminal(progress.done),
+      phaseEcho: parallel
+        ? (phase) => prefixed(`[trial ${index}] [${phase}] `)
+        : phaseEchoToTerminal(progress.done),
     }).finally(progress.done);
   } catch (err) {
+    echoes.forEach((e) => e.flush());
     if (err instanceof RunInterrupted) {
       return { trial, name: "", status: "terminated", exitCode: err.exitCode };
     }
@@ -146,6 +160,7 @@ async function runTrial(
     warnNote(`trial ${index} not staged: ${err.message}`);
     return { trial, name: "", status: "not staged", exitCode: err.exitCode };
   }
+  echoes.forEach((e) => e.flush());
   const { run } = staged;
   recordBatch(run, plan, index);
   if (staged.exitCode !== 0) {
@@ -153,12 +168,22 @@ async function runTrial(
     return { trial, name: run.name, status: "error", exitCode: processExitCode(staged.exitCode) };
   }
   if (!andRun) return { trial, name: run.name, status: "staged", exitCode: 0 };
-  await startAndReport(
-    { run, files: staged.files, op: staged.op, projectDir: ctx.project.dir, warn, interrupt },
-    `running ${staged.op.name}`,
-  );
-  const code = runMeta.exit.read(run) ?? 1;
+  const start = { run, files: staged.files, op: staged.op, projectDir: ctx.project.dir, warn };
+  let code: number;
+  if (parallel) {
+    process.stderr.write(`runstage: trial ${index} runs as ${run.name} (${run.id})\n`);
+    code = await startRun({
+      ...start,
+      interrupt,
+      echo: prefixed(`[${run.name}] `),
+      phaseEcho: (phase) => prefixed(`[${run.name}] [${phase}] `),
+    }).finally(() => echoes.forEach((e) => e.flush()));
+  } else {
+    await startAndReport({ ...start, interrupt }, `running ${staged.op.name}`);
+    code = runMeta.exit.read(run) ?? 1;
+  }
   const status = code === 0 ? "completed" : code < 0 ? "terminated" : "error";
+  if (parallel) process.stderr.write(`runstage: trial ${index} (${run.name}) ${status}\n`);
   return { trial, name: run.name, status, exitCode: processExitCode(code) };
 }
 

@@ -170,3 +170,52 @@ Deno.test("sweep: Ctrl-C stops the running trial, finalized as terminated, and s
     assert.equal(r.stdout.match(/\bskipped\b/g)?.length, 2, r.stdout);
   });
 });
+
+/** Each trial marks itself started, says "ready", then waits for the other trial (or sleeps). */
+const PAIR_PROJECT = {
+  "gage.toml": `[pair]\nexec = "python3 pair.py"\nfree-flags = true\n` +
+    `[hold]\nexec = "python3 pair.py hold"\nfree-flags = true\n`,
+  "pair.py": `import os, sys, time
+d = os.path.join(os.environ["PROJECT_DIR"], "started")
+os.makedirs(d, exist_ok=True)
+open(os.path.join(d, os.environ["RUN_ID"]), "w").close()
+print("ready", flush=True)
+if sys.argv[1:] == ["hold"]:
+    time.sleep(60)
+for _ in range(1200):
+    if len(os.listdir(d)) >= 2:
+        sys.exit(0)
+    time.sleep(0.05)
+sys.exit(1)
+`,
+};
+
+Deno.test("sweep: --parallel 2 runs two trials at once, each output line prefixed with its name", async () => {
+  await withProject(PAIR_PROJECT, async (project, runsHome) => {
+    const r = await cli(project, runsHome, "run", "pair", "n=[1,2]", "--parallel", "2");
+    assert.equal(r.code, 0, r.stderr);
+    const made = trials(runsHome);
+    assert.deepEqual(made.map((t) => t.exit), [0, 0]);
+    const names = readdirSync(runsHome).filter((n) => n.endsWith(".meta"))
+      .map((meta) => readFileSync(`${runsHome}/${meta}/name`, "utf8")).sort();
+    const readyLines = r.stdout.split("\n").filter((l) => l.endsWith("ready")).sort();
+    assert.deepEqual(readyLines, names.map((name) => `[${name}] ready`));
+  });
+});
+
+Deno.test("sweep: Ctrl-C during --parallel 2 leaves no trial running and the unstarted skipped", async () => {
+  await withProject(PAIR_PROJECT, async (project, runsHome) => {
+    const args = ["-C", project, "--runs", runsHome, "run", "hold", "n=[1,2,3]", "--parallel", "2"];
+    const sweep = spawnRunstage(args);
+    await sweep.readUntil(/ready[^]*ready/);
+    sweep.child.kill("SIGINT");
+    const r = await sweep.result;
+    assert.equal(r.code, 130, r.stderr);
+    assert.deepEqual(trials(runsHome).map((t) => [t.config.n, t.exit]), [[1, -2], [2, -2]]);
+    assert.equal(r.stdout.match(/\bterminated\b/g)?.length, 2, r.stdout);
+    assert.match(r.stdout, /3\/3\s+-\s+n=3\s+skipped/);
+    const runs = await cli(project, runsHome, "runs", "--json");
+    const statuses = (JSON.parse(runs.stdout) as { status: string }[]).map((s) => s.status);
+    assert.deepEqual(statuses, ["terminated", "terminated"]);
+  });
+});
