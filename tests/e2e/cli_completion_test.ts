@@ -1,0 +1,118 @@
+/**
+ * `runstage completion bash|zsh|fish` and the hidden `__complete` behind it,
+ * through the real CLI: the bash script is sourced in `bash -c` with COMP_WORDS
+ * and COMP_CWORD set as bash sets them, and its function's COMPREPLY is read;
+ * the zsh and fish scripts must at least parse, where those shells are here.
+ */
+import assert from "node:assert/strict";
+import { runName } from "../../lib/run/identity.ts";
+import { type Cli, cliFor, ok, runstageCommand } from "../support/cli.ts";
+import { withProject, withTempDir } from "../support/fixtures.ts";
+
+const GAGE = `
+[train]
+exec = "true"
+config = "conf.json"
+default = true
+[prepare]
+exec = "true"
+`;
+
+const FILES = { "gage.toml": GAGE, "conf.json": '{"lr": 0.1, "epochs": 3}\n' };
+
+/** A shell word, single-quoted. */
+const sq = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+
+/** A `runstage` on PATH, as a user's shell finds it, running the CLI under test. */
+async function runstageOnPath(bin: string, runsHome: string): Promise<void> {
+  const [cmd, args] = runstageCommand([]);
+  await Deno.writeTextFile(
+    `${bin}/runstage`,
+    `#!/bin/sh\nGAGE_RUNS=${sq(runsHome)} exec ${[cmd, ...args].map(sq).join(" ")} "$@"\n`,
+    { mode: 0o755 },
+  );
+}
+
+/** COMPREPLY of the script's function for `words` (the last one being completed). */
+async function bashComplete(script: string, bin: string, cwd: string, words: string[]) {
+  const program = `source ${sq(script)}
+COMP_WORDS=(${words.map(sq).join(" ")}); COMP_CWORD=${words.length - 1}
+_runstage
+printf '%s\\n' "\${COMPREPLY[@]}"`;
+  const out = await new Deno.Command("bash", {
+    args: ["-c", program],
+    cwd,
+    env: { PATH: `${bin}:${Deno.env.get("PATH")}` },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  assert.equal(stderr, "", `bash wrote to stderr for ${words.join(" ")}`);
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "");
+}
+
+async function runOp(cli: Cli, op: string): Promise<string> {
+  const r = await cli("run", op);
+  assert.equal(r.code, 0, r.stderr);
+  return /\(([0-9a-f-]{36})\)/.exec(r.stderr)![1];
+}
+
+Deno.test("completion bash: commands, options, op names, flag names and run names", async () => {
+  await withProject(FILES, async (project, home) => {
+    const cli = cliFor(project, home);
+    const id = await runOp(cli, "prepare");
+    await withTempDir(async (bin) => {
+      await runstageOnPath(bin, home);
+      const script = `${bin}/runstage.bash`;
+      await Deno.writeTextFile(script, await ok(cli("completion", "bash")));
+      const complete = (...words: string[]) =>
+        bashComplete(script, bin, project, ["runstage", ...words]);
+      assert.deepEqual(await complete("sh"), ["show"]);
+      assert.deepEqual(await complete("se"), ["select"]);
+      assert.ok((await complete("")).includes("completion"));
+      assert.ok(!(await complete("")).some((c) => c.startsWith("__")), "__complete is hidden");
+      assert.deepEqual(await complete("show", "--j"), ["--json"]);
+      assert.deepEqual(await complete("--ru"), ["--runs"]);
+      assert.deepEqual(await complete("run", "tr"), ["train"]);
+      assert.deepEqual(await complete("run", "p"), ["prepare"]);
+      assert.deepEqual(await complete("run", "train", "l"), ["lr="]);
+      assert.deepEqual((await complete("run", "train", "")).sort(), ["epochs=", "lr="]);
+      // bash splits `lr=0.1` at `=`: the next word is still a flag of train.
+      assert.deepEqual(await complete("run", "train", "lr", "=", "0.1", "e"), ["epochs="]);
+      const name = runName(id);
+      assert.deepEqual(await complete("show", name.slice(0, 3)), [name]);
+      assert.deepEqual(await complete("label", "1", name.slice(0, 3)), [name]);
+      assert.deepEqual(await complete("--runs", home, "show", name.slice(0, 3)), [name]);
+      // A value of an option is not a run name.
+      assert.deepEqual(await complete("export", "-o", name.slice(0, 3)), []);
+    });
+  });
+});
+
+Deno.test("__complete prints nothing where it cannot tell: no Gage file, an unknown command", async () => {
+  await withTempDir(async (dir) => {
+    const cli = cliFor(dir, `${dir}/runs`);
+    assert.equal(await ok(cli("__complete", "--", "run", "")), "");
+    assert.equal(await ok(cli("__complete", "--", "nosuch", "")), "");
+    assert.equal(await ok(cli("__complete", "--", "show", "")), "");
+    assert.match(await ok(cli("__complete", "--", "")), /^run\n/);
+    assert.doesNotMatch(await ok(cli("--help")), /__complete/);
+  });
+});
+
+for (const shell of ["zsh", "fish"]) {
+  Deno.test(`completion ${shell}: the script parses (${shell} -n)`, async () => {
+    const found = await new Deno.Command("sh", { args: ["-c", `command -v ${shell}`] }).output();
+    if (!found.success) return console.log(`skipped: ${shell} is not installed`);
+    await withProject(FILES, async (project, home) => {
+      const text = await ok(cliFor(project, home)("completion", shell));
+      assert.match(text, /__complete/);
+      await withTempDir(async (dir) => {
+        await Deno.writeTextFile(`${dir}/script`, text);
+        const out = await new Deno.Command(shell, { args: ["-n", `${dir}/script`] }).output();
+        assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      });
+    });
+  });
+}
