@@ -27,6 +27,7 @@ import {
   WORK_DIR,
 } from "./bench/harness.ts";
 import { formatFacts, fsType, machineFacts, updateDocSection } from "./bench/report.ts";
+import { benchCompare } from "./bench/compare.ts";
 import { benchRunsListing } from "./bench/runs.ts";
 import { benchScan } from "./bench/scan.ts";
 import { benchStaging } from "./bench/staging.ts";
@@ -37,6 +38,7 @@ const SECTIONS: Section[] = [
   { name: "runs", title: "Listing 1,000 runs", run: benchRunsListing },
   { name: "startup", title: "Startup and size of the binary", run: benchStartup },
   { name: "scan", title: "Scanning a project that links out", run: benchScan },
+  { name: "compare", title: "Comparing 10,000 runs", run: benchCompare },
 ];
 
 async function main(args: string[]): Promise<number> {
