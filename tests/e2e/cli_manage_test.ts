@@ -341,7 +341,9 @@ Deno.test("cat: a run-dir file, or a phase's output; paths that leave the run di
       /unknown phase "train": one of copy-sourcecode, /,
       2,
     );
-    await fails(cli, home, ["cat", "1"], /cat needs a PATH in the run dir, or --output/, 2);
+    await fails(cli, home, ["cat"], /cat needs a PATH in the run dir, or --output/, 2);
+    // One argument without --output is a PATH of the latest run.
+    await fails(cli, home, ["cat", "1"], /has no file "1": see its files with/);
     await fails(cli, home, ["cat", "1", "x", "--output"], /a PATH or --output, not both/, 2);
   });
 });
