@@ -5,9 +5,13 @@
  * thousands of concurrent creates onto two cores only adds contention. Big files
  * go to copy workers on other threads, so their hashing and writing overlaps
  * the small files; where Worker is missing (Node), they are copied here too.
+ *
+ * With a digest cache (digests.ts), a file whose digest it vouches for is
+ * copied without hashing: a small one by the kernel (copyFile), a big one by
+ * the same direct-I/O pipeline with its hashing off. Its source is stat'ed
+ * again after the copy; changed meanwhile, it is copied again and hashed.
  */
 import { copyFileSync, mkdirSync, statSync } from "node:fs";
-import { copyFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { ChunkRing } from "./chunkring.ts";
@@ -108,15 +112,20 @@ export async function copySourceFiles(
   const cache = options.digests;
   cache?.startStaging();
   const stamps = new Map<FileToCopy, FileStamp>();
-  const known: { file: FileToCopy; digest: string }[] = [];
-  const unknown: FileToCopy[] = [];
+  const knownDigests = new Map<FileToCopy, string>();
   for (const file of files) {
     const stamp = cache && fileStamp(file.src);
     const digest = stamp && cache.digestOf(stamp);
     if (stamp) stamps.set(file, stamp);
-    if (digest) known.push({ file, digest });
-    else unknown.push(file);
+    if (digest) knownDigests.set(file, digest);
   }
+  /** Whether a file copied on the cache's word was left alone while it copied. */
+  const unchanged = (file: FileToCopy) => {
+    const now = fileStamp(file.src);
+    if (now && sameStamp(now, stamps.get(file)!)) return true;
+    stamps.delete(file); // its new digest is not the old stamp's
+    return false;
+  };
   const done = (file: FileToCopy, result: CopyResult) => {
     const stamp = stamps.get(file);
     if (stamp) cache!.record(stamp, result.digest);
@@ -136,8 +145,19 @@ export async function copySourceFiles(
     size: f.size,
   });
   // Biggest first: the biggest file is the critical path.
-  const big = unknown.filter((f) => f.size >= DIRECT_IO_FROM).sort((a, b) => b.size - a.size);
-  const small = unknown.filter((f) => f.size < DIRECT_IO_FROM);
+  const big = files.filter((f) => f.size >= DIRECT_IO_FROM).sort((a, b) => b.size - a.size);
+  const small = files.filter((f) => f.size < DIRECT_IO_FROM && !knownDigests.has(f));
+  const knownSmall = files.filter((f) => f.size < DIRECT_IO_FROM && knownDigests.has(f));
+  /**
+   * A big file the cache vouches for is copied as any other, direct writes
+   * included, but not hashed; changed meanwhile, it is copied again, hashed.
+   */
+  const copyBig = async (f: FileToCopy, copy: (job: CopyJob) => Promise<CopyResult>) => {
+    const digest = knownDigests.get(f);
+    if (digest === undefined) return done(f, await copy(job(f)));
+    const result = await copy({ ...job(f), hash: false });
+    done(f, unchanged(f) ? { ...result, digest } : await copy(job(f)));
+  };
   const starting = big.length > 0 && options.workers !== false
     ? BigFilePipeline.start()
     : Promise.resolve(undefined);
@@ -146,15 +166,21 @@ export async function copySourceFiles(
   try {
     // Big files start as soon as the workers are up, or here if they cannot be.
     const bigDone = starting.then(async (pipeline) => {
-      if (!pipeline) return await copyBigFilesHere(big, umask, job, done, tally);
+      if (!pipeline) return await copyBigFilesHere(big, copyBig, tally);
       tally.inFlight = () => pipeline.bytesInFlight();
-      await Promise.all(big.map(async (f) => done(f, await pipeline.copy(job(f), umask))));
+      await Promise.all(big.map((f) => copyBig(f, (j) => pipeline.copy(j, umask))));
     });
     const buffer = new DirectBuffer();
-    const rehash = (f: FileToCopy) => done(f, copySmallFile(job(f), buffer, umask));
-    const knownDone = copyKnownFiles(known, job, stamps, done, rehash, options.signal);
-    await copySmallFiles(small, buffer, umask, job, done, options.signal);
-    await Promise.all([bigDone, knownDone]);
+    const copyKnown = (f: FileToCopy) => {
+      const dst = job(f).dst;
+      copyFileSync(f.src, dst);
+      if (!unchanged(f)) return done(f, copySmallFile(job(f), buffer, umask));
+      const size = Number(stamps.get(f)!.size);
+      done(f, { digest: knownDigests.get(f)!, size, mtimeMs: statSync(dst).mtimeMs });
+    };
+    await eachInSlices(knownSmall, copyKnown, options.signal);
+    await eachInSlices(small, (f) => done(f, copySmallFile(job(f), buffer, umask)), options.signal);
+    await bigDone;
   } finally {
     tally.stop();
     (await starting)?.close();
@@ -163,60 +189,19 @@ export async function copySourceFiles(
 }
 
 /**
- * Files whose digest the cache vouches for: copied by the kernel
- * (`copy_file_range` behind copyFile), small ones here, big ones off this
- * thread. The source is stat'ed again after its copy: if it changed meanwhile,
- * the copy is redone with hashing.
+ * Calls `copy` on each file on this thread, yielding now and then so progress
+ * and workers are heard. Files the digest cache vouches for are copied by the
+ * kernel (copyFile: `copy_file_range` on Linux), unhashed; the rest are hashed.
  */
-async function copyKnownFiles(
-  known: readonly { file: FileToCopy; digest: string }[],
-  job: (f: FileToCopy) => CopyJob,
-  stamps: Map<FileToCopy, FileStamp>,
-  done: (f: FileToCopy, r: CopyResult) => void,
-  rehash: (f: FileToCopy) => void,
-  signal?: AbortSignal,
-): Promise<void> {
-  let sliceStart = performance.now();
-  const finish = (file: FileToCopy, digest: string, dst: string) => {
-    const now = fileStamp(file.src);
-    const before = stamps.get(file)!;
-    if (!now || !sameStamp(now, before)) {
-      stamps.delete(file); // changed while copied: its new digest is not for the old stamp
-      return rehash(file);
-    }
-    done(file, { digest, size: Number(before.size), mtimeMs: statSync(dst).mtimeMs });
-  };
-  const big: Promise<void>[] = [];
-  for (const { file, digest } of known) {
-    if (signal?.aborted) throw new RunInterrupted(signal.reason);
-    const dst = job(file).dst;
-    if (file.size >= DIRECT_IO_FROM) {
-      big.push(copyFile(file.src, dst).then(() => finish(file, digest, dst)));
-      continue;
-    }
-    copyFileSync(file.src, dst);
-    finish(file, digest, dst);
-    if (performance.now() - sliceStart > SLICE_MS) {
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      sliceStart = performance.now();
-    }
-  }
-  await Promise.all(big);
-}
-
-/** Copies on this thread, yielding now and then so progress and workers are heard. */
-async function copySmallFiles(
+async function eachInSlices(
   files: readonly FileToCopy[],
-  buffer: DirectBuffer,
-  umask: number,
-  job: (f: FileToCopy) => CopyJob,
-  done: (f: FileToCopy, r: CopyResult) => void,
+  copy: (f: FileToCopy) => void,
   signal?: AbortSignal,
 ): Promise<void> {
   let sliceStart = performance.now();
   for (const file of files) {
     if (signal?.aborted) throw new RunInterrupted(signal.reason);
-    done(file, copySmallFile(job(file), buffer, umask));
+    copy(file);
     if (performance.now() - sliceStart > SLICE_MS) {
       await new Promise((resolve) => setTimeout(resolve, 0));
       sliceStart = performance.now();
@@ -231,19 +216,17 @@ async function copySmallFiles(
  */
 async function copyBigFilesHere(
   files: readonly FileToCopy[],
-  umask: number,
-  job: (f: FileToCopy) => CopyJob,
-  done: (f: FileToCopy, r: CopyResult) => void,
+  copyBig: (f: FileToCopy, copy: (job: CopyJob) => Promise<CopyResult>) => Promise<void>,
   tally: CopyTally,
 ): Promise<void> {
   const buffers: [DirectBuffer, DirectBuffer] = [new DirectBuffer(), new DirectBuffer()];
+  const umask = process.umask();
   let written = 0;
   const onWritten = (bytes: number) => void (written = bytes);
   tally.inFlight = () => written;
   for (const file of files) {
-    const result = await copyBigFile(job(file), buffers, umask, onWritten);
+    await copyBig(file, (job) => copyBigFile(job, buffers, umask, onWritten));
     written = 0;
-    done(file, result);
   }
 }
 

@@ -29,11 +29,14 @@ export interface CopyJob {
   dst: string;
   mode: number;
   size: number;
+  /** `false` when the digest is already known (the digest cache): the copy is not hashed. */
+  hash?: boolean;
 }
 
 export interface CopyResult {
-  digest: string;
   size: number;
+  /** "" when the job asked for no hash. */
+  digest: string;
   /** The copy's mtime in milliseconds, as fs.Stats gives it. */
   mtimeMs: number;
 }
@@ -130,14 +133,14 @@ export async function copyBigFile(
   const direct = openDirect(job, buffers);
   const out = await open(job.dst, direct ? WRITE_FLAGS | O_DIRECT! : WRITE_FLAGS, job.mode);
   try {
-    const hash = createHash("sha256");
+    const hash = job.hash === false ? undefined : createHash("sha256");
     const views = buffers.map((b) => b.view(direct));
     let writing: Promise<unknown> = Promise.resolve();
     let pos = 0;
     for (let i = 0;; i ^= 1) {
       const n = readSync(input, views[i], 0, CHUNK_BYTES, pos);
       if (n === 0) break;
-      hash.update(views[i].subarray(0, n));
+      hash?.update(views[i].subarray(0, n));
       await writing; // the other buffer's write: done before that buffer is reused
       onWritten?.(pos);
       const length = writeLength(n, direct);
@@ -147,7 +150,7 @@ export async function copyBigFile(
     await writing;
     if (direct) await out.truncate(pos);
     if (job.mode & umask) await out.chmod(job.mode);
-    return { digest: hash.digest("hex"), size: pos, mtimeMs: (await out.stat()).mtimeMs };
+    return { digest: hash?.digest("hex") ?? "", size: pos, mtimeMs: (await out.stat()).mtimeMs };
   } finally {
     closeSync(input);
     await out.close();
