@@ -386,9 +386,9 @@ Deno.test("usage errors exit 2: unknown command, unknown option, missing or extr
       ...base,
       message: /unknown option '--frobnicate'/,
     });
-    await expectCleanFailure([...pre, "show"], {
+    await expectCleanFailure([...pre, "diff", "1"], {
       ...base,
-      message: /missing required argument 'run'/,
+      message: /missing required argument 'run2'/,
     });
     await expectCleanFailure([...pre, "verify", "1", "2"], {
       ...base,
