@@ -4,14 +4,15 @@
  * left out is the latest run.
  */
 import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
-import { createReadStream, realpathSync, statSync } from "node:fs";
+import { createReadStream, statSync } from "node:fs";
 import { once } from "node:events";
-import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { join } from "node:path";
 import process from "node:process";
 import { RunstageError, UsageError } from "../errors.ts";
 import { quotePath } from "../fs/quote.ts";
 import { type Phase, PHASES } from "../gagefile/opdef.ts";
 import type { Run } from "../run/identity.ts";
+import { runDirPath } from "../run/rundirpath.ts";
 import { globalOptions, namedRun, OPTIONAL_RUN_HELP } from "./context.ts";
 import { RUN_SPEC_HELP } from "./runs.ts";
 
@@ -77,32 +78,9 @@ function outputFile(run: Run, phase: Phase): string {
   return path;
 }
 
-/**
- * The file `path` names inside the run dir. Paths that leave it, by `..`, by
- * being absolute or through a symlink, are refused: `cat` shows a run, not the
- * rest of the machine.
- */
+/** The file `path` names inside the run dir (lib/run/rundirpath.ts refuses a way out). */
 function runDirFile(run: Run, path: string): string {
-  const leaves = () =>
-    new RunstageError(
-      `path ${
-        quotePath(path)
-      } leads outside the run dir of ${run.name}: give a path inside it, as` +
-        ` "runstage show ${run.name}" lists them`,
-    );
-  const full = resolve(run.runDir, path);
-  if (isAbsolute(path) || !within(run.runDir, full)) throw leaves();
-  let real: string;
-  try {
-    real = realpathSync(full);
-  } catch {
-    throw new RunstageError(
-      `run ${run.name} has no file ${
-        quotePath(path)
-      }: see its files with "runstage show ${run.name}"`,
-    );
-  }
-  if (!within(realpathSync(run.runDir), real)) throw leaves();
+  const real = runDirPath(run, path);
   if (!isFile(real)) {
     throw new RunstageError(
       `${quotePath(path)} in run ${run.name} is not a file: name a file, as "runstage show` +
@@ -110,11 +88,6 @@ function runDirFile(run: Run, path: string): string {
     );
   }
   return real;
-}
-
-function within(dir: string, path: string): boolean {
-  const rel = relative(dir, path);
-  return rel !== "" && rel !== ".." && !rel.startsWith(".." + sep) && !isAbsolute(rel);
 }
 
 function isFile(path: string): boolean {

@@ -12,6 +12,7 @@ import { RunInterrupted } from "../interrupt.ts";
 import { catCommand } from "./cat.ts";
 import { checkCommand } from "./check.ts";
 import { completeCommand, completionCommand } from "./completion.ts";
+import { openCommand } from "./open.ts";
 import { compareCommand } from "./compare.ts";
 import { deleteCommand, purgeCommand, restoreCommand } from "./delete.ts";
 import { diffCommand } from "./diff.ts";
@@ -64,6 +65,7 @@ export function buildProgram(): Command {
     // addCommand, unlike .command(), does not pass on the error output and exit policy.
     program.addCommand(command.copyInheritedSettings(program));
   }
+  program.addCommand(openCommand().copyInheritedSettings(program));
   program.addCommand(completionCommand().copyInheritedSettings(program));
   // Hidden: what completion scripts call, not a command for people.
   program.addCommand(completeCommand().copyInheritedSettings(program), { hidden: true });
