@@ -1,7 +1,9 @@
 /**
  * Section `staging`: `runstage stage` of the synthetic 1 GB project against
  * `cp -r` and `cp -r` + `sha256sum`, in alternating rounds, checked against the
- * issue's targets (wall time and peak RSS). `--rev` adds runstage as committed
+ * issue's targets (wall time and peak RSS), and a second `stage` of the
+ * unchanged project (a runs home whose digest cache the warm-up filled, copied
+ * in untimed before each round's command). `--rev` adds runstage as committed
  * at a revision, RUNSTAGE_BIN a compiled binary, `--breakdown` the parts of the
  * project alone (breakdown.ts).
  *
@@ -56,6 +58,17 @@ export interface Variant {
   /** runstage itself: checked against the targets, its peak RSS taken. */
   runstage: boolean;
   argv: (src: string, dst: string) => string[];
+  /** Untimed, before each command: what `dst` must hold first. */
+  prepare?: (dst: string) => Promise<void>;
+}
+
+/** The runs home the warm-up stages the working tree's runstage into; its digest cache. */
+const WARM_DIGESTS = `${WORK_DIR}/check-runstage/.cache/digests`;
+
+/** Gives a fresh runs home the digest cache of a staging of the same project. */
+async function withWarmDigests(dst: string): Promise<void> {
+  await Deno.mkdir(`${dst}/.cache`, { recursive: true });
+  await Deno.copyFile(WARM_DIGESTS, `${dst}/.cache/digests`);
 }
 
 export async function benchStaging(options: BenchOptions, facts: MachineFacts): Promise<string> {
@@ -80,6 +93,13 @@ function stagingVariants(revs: RevCheckout[] = []): Variant[] {
       label: "runstage stage (deno run main.ts)",
       runstage: true,
       argv: (src, dst) => denoRunStage(`${REPO}deno.json`, MAIN, src, dst),
+    },
+    {
+      key: "restage",
+      label: "runstage stage again, unchanged",
+      runstage: true,
+      argv: (src, dst) => denoRunStage(`${REPO}deno.json`, MAIN, src, dst),
+      prepare: withWarmDigests,
     },
     ...revs.map((rev) => ({
       key: `runstage@${rev.sha}`,
@@ -175,6 +195,7 @@ function stageArgs(projectDir: string, dst: string): string[] {
 async function warmUpAndCheck(project: ProjectFiles, variants: Variant[]): Promise<void> {
   for (const v of variants.filter((v) => v.runstage)) {
     const runsHome = `${WORK_DIR}/check-${v.key}`;
+    await v.prepare?.(runsHome);
     const stdout = await run(v.argv(project.dir, runsHome));
     await checkStagedRun(project, runsHome, stagedRunId(stdout));
     await removeBigFiles(runsHome);
@@ -235,6 +256,7 @@ async function timeRounds(
     const samples = new Map<string, Sample>();
     for (const v of order) {
       const dst = `${WORK_DIR}/${v.key}-r${r}`;
+      await v.prepare?.(dst);
       const { sample } = await timeThenSettle(v.argv(projectDir, dst), dst, v.runstage, options);
       samples.set(v.key, sample);
       console.error(
