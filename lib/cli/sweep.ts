@@ -12,7 +12,7 @@ import { escapeControl } from "../fs/quote.ts";
 import type { Interrupt } from "../interrupt.ts";
 import { RunInterrupted } from "../interrupt.ts";
 import { formatFlagValue } from "../config/config.ts";
-import { runMeta } from "../run/meta.ts";
+import { type MetricValue, runMeta } from "../run/meta.ts";
 import { stageRun } from "../stage/stage.ts";
 import { startRun } from "../stage/start.ts";
 import { forEachConcurrent } from "../fs/pool.ts";
@@ -29,7 +29,10 @@ import {
 } from "./lifecycle.ts";
 import { phaseEchoToTerminal } from "./phaseoutput.ts";
 import { progressDisplay } from "./progress.ts";
-import { plural } from "./runs.ts";
+import { formatMetric, plural } from "./runs.ts";
+
+/** Metric columns in the table, as `runs` shows at most. */
+const MAX_METRIC_COLUMNS = 6;
 
 export interface SweepOptions {
   batch?: string;
@@ -64,6 +67,8 @@ interface TrialResult {
   trial: Trial;
   name: string;
   status: string;
+  /** Meta summary.json's metrics of a trial that ran. */
+  metrics?: Record<string, MetricValue>;
   /** This process's exit code for the trial: 0, a failing code, or 128+N for a signal. */
   exitCode: number;
 }
@@ -184,19 +189,25 @@ async function runTrial(
   }
   const status = code === 0 ? "completed" : code < 0 ? "terminated" : "error";
   if (parallel) process.stderr.write(`runstage: trial ${index} (${run.name}) ${status}\n`);
-  return { trial, name: run.name, status, exitCode: processExitCode(code) };
+  const metrics = runMeta.summary.read(run)?.metrics;
+  return { trial, name: run.name, status, metrics, exitCode: processExitCode(code) };
 }
 
 /** The table of trials, and this process's exit code: the first failing trial's. */
 function reportSweep(plan: SweepPlan, results: TrialResult[]): void {
+  const metricNames = [...new Set(results.flatMap((r) => Object.keys(r.metrics ?? {})))]
+    .slice(0, MAX_METRIC_COLUMNS);
   const rows = results.map((r, i) => [
     `${i + 1}/${results.length}`,
     r.name || "-",
     sweptText(r.trial) || "-",
     r.status,
+    ...metricNames.map((m) => formatMetric(r.metrics?.[m])),
   ]);
   process.stdout.write(`Batch ${plan.id}\n`);
-  process.stdout.write(formatTable([["TRIAL", "NAME", "FLAGS", "STATUS"], ...rows]));
+  process.stdout.write(
+    formatTable([["TRIAL", "NAME", "FLAGS", "STATUS", ...metricNames], ...rows]),
+  );
   const failed = results.find((r) => r.exitCode !== 0);
   process.exitCode = failed?.exitCode ?? 0;
 }

@@ -11,7 +11,7 @@ import { withProject } from "../support/fixtures.ts";
 /** An op whose config is config.json; it fails when `fail` is true. */
 const PROJECT = {
   "gage.toml":
-    `[train]\nexec = "python3 -c 'import json,sys; sys.exit(json.load(open(\\"config.json\\"))[\\"fail\\"] and 3)'"\n` +
+    `[train]\nexec = "python3 -c 'import json,sys; c = json.load(open(\\"config.json\\")); print(json.dumps({\\"loss\\": float(c[\\"lr\\"]) * float(c[\\"epochs\\"])})); sys.exit(c[\\"fail\\"] and 3)'"\n` +
     `config = "config.json"\n`,
   "config.json": `{"lr": 0.01, "epochs": 1, "fail": false}\n`,
 };
@@ -52,7 +52,8 @@ Deno.test("sweep: a 2x2 grid makes exactly the four configs, all complete; --nee
       4,
     ]]);
     assert.deepEqual(made[0].batch.sweep.flags, ["lr=[0.1,0.2]", "epochs=[1,2]"]);
-    assert.match(r.stdout, /TRIAL\s+NAME\s+FLAGS\s+STATUS/);
+    assert.match(r.stdout, /TRIAL\s+NAME\s+FLAGS\s+STATUS\s+loss\n/);
+    assert.match(r.stdout, /4\/4\s+\S+\s+lr=0\.2 epochs=2\s+completed\s+0\.4\n/);
     assert.equal(r.stdout.match(/completed/g)?.length, 4);
 
     const again = await cli(
