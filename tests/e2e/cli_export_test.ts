@@ -34,10 +34,11 @@ function assertRefused(result: { code: number; stdout: string; stderr: string },
 }
 
 /** Every file of a dir by path, with its digest: equal trees hold the same bytes. */
+/** Every file of a runs home with its digest; not the digest cache, which export leaves behind. */
 async function digests(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const path of await listTree(dir)) {
-    if (path.endsWith("/")) continue;
+    if (path.endsWith("/") || path.startsWith(".cache/")) continue;
     const info = await Deno.lstat(`${dir}/${path}`);
     out[path] = info.isSymlink ? `-> ${await Deno.readLink(`${dir}/${path}`)}` : await sha256File(
       `${dir}/${path}`,
