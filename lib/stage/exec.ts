@@ -47,6 +47,12 @@ export interface PhaseOptions {
   baseEnv?: Record<string, string | undefined>;
   /** Stop signals for this run: forwarded to the phase's process group. */
   interrupt?: Interrupt;
+  /**
+   * A started run's phase: when its process ends, `proc/lock` passes back to
+   * runstage in one atomic write, so the run never reads as anything but
+   * running between phases. Else (staging) the lock is removed.
+   */
+  holdsRun?: boolean;
 }
 
 /** The argv that runs a command: a list as is, a string through the shell or its `#!PROG`. */
@@ -96,7 +102,8 @@ export async function runPhase(
     // A full or read-only meta dir fails the bookkeeping, not the op: the fault keeps its code.
     afterPhaseExit(code, () => {
       output.close();
-      runMeta.lock.remove(run);
+      if (options.holdsRun) runMeta.lock.write(run, lockForProcess(process.pid));
+      else runMeta.lock.remove(run);
       output.checkWritten();
     });
   }

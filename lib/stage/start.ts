@@ -39,10 +39,11 @@ export interface StartRequest {
 export async function startRun(req: StartRequest): Promise<number> {
   const { run, files } = req;
   checkWritableDir(run.metaDir);
+  // Held before `started` is written: a started run with no lock reads as error.
+  holdRun(run);
   runMeta.started.record(run, timestampMicros());
   let exitCode = 0;
   return await failRunOnError(run, async () => {
-    holdRun(run);
     if (liveProjectDir(run) !== undefined) await refreshLiveSource(run, files);
     const env = runEnv(run, req.projectDir, req.op.env);
     for (const name of ["run", "finalize-run"] as const) {
@@ -55,8 +56,8 @@ export async function startRun(req: StartRequest): Promise<number> {
         echo: name === "run" ? req.echo : req.phaseEcho?.(name),
         readsStdin: name === "run",
         interrupt: req.interrupt,
+        holdsRun: true,
       });
-      holdRun(run);
       const changes = await files.logChanges(phase.type);
       for (const c of changes) {
         if (c.event === "m" && c.type !== "g") {
