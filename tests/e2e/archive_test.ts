@@ -9,79 +9,12 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { createGunzip, gzipSync } from "node:zlib";
-import { extract, type Header, pack } from "tar-stream";
-import {
-  type ArchiveEntry,
-  type ArchiveIndex,
-  INDEX_NAME,
-  linkEscapeReason,
-  parseIndex,
-} from "../../lib/archive/format.ts";
+import { type ArchiveEntry, linkEscapeReason, parseIndex } from "../../lib/archive/format.ts";
 import { onlyRun, runstage } from "../support/cli.ts";
 import { sha256File, withProject, withTempDir } from "../support/fixtures.ts";
+import { indexOf, readTar, type TarEntry, withIndex, writeTar } from "../support/tar.ts";
 
 // --- crafting archives ------------------------------------------------------------------------
-
-interface TarEntry {
-  header: Partial<Header> & { name: string };
-  data: Uint8Array;
-}
-
-/** Every entry of a tar or tar.gz file, in order, data in memory (test archives are small). */
-async function readTar(file: string): Promise<TarEntry[]> {
-  const bytes = await Deno.readFile(file);
-  const gzipped = bytes[0] === 0x1f && bytes[1] === 0x8b;
-  const reader = extract();
-  const source = Readable.from([bytes]);
-  const fed = gzipped
-    ? pipeline(source, createGunzip(), reader as unknown as NodeJS.WritableStream)
-    : pipeline(source, reader as unknown as NodeJS.WritableStream);
-  const entries: TarEntry[] = [];
-  for await (const entry of reader) {
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of entry as AsyncIterable<Uint8Array>) chunks.push(chunk);
-    entries.push({ header: { ...entry.header }, data: Buffer.concat(chunks) });
-  }
-  await fed;
-  return entries;
-}
-
-/** Writes `entries` as a tar (gzipped when asked); sizes follow the data. */
-async function writeTar(file: string, entries: TarEntry[], gzip = false): Promise<void> {
-  const tar = pack();
-  const chunks: Uint8Array[] = [];
-  const collected = (async () => {
-    for await (const chunk of tar as AsyncIterable<Uint8Array>) chunks.push(chunk);
-  })();
-  for (const { header, data } of entries) {
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error | null) => (err ? reject(err) : resolve());
-      const { size: _size, pax: _pax, ...rest } = header;
-      if (header.type === "file" || header.type === undefined) tar.entry(rest, data, done);
-      else tar.entry(rest, done);
-    });
-  }
-  tar.finalize();
-  await collected;
-  const bytes = Buffer.concat(chunks);
-  await Deno.writeFile(file, gzip ? gzipSync(bytes) : bytes);
-}
-
-function indexOf(entries: TarEntry[]): ArchiveIndex {
-  assert.equal(entries[0].header.name, INDEX_NAME);
-  return JSON.parse(new TextDecoder().decode(entries[0].data));
-}
-
-/** The entries with the index edited. */
-function withIndex(entries: TarEntry[], edit: (index: ArchiveIndex) => void): TarEntry[] {
-  const index = indexOf(entries);
-  edit(index);
-  const data = new TextEncoder().encode(JSON.stringify(index, null, 2));
-  return [{ header: entries[0].header, data }, ...entries.slice(1)];
-}
 
 const text = (s: string) => new TextEncoder().encode(s);
 
