@@ -32,12 +32,14 @@ import { benchRunsListing } from "./bench/runs.ts";
 import { benchScan } from "./bench/scan.ts";
 import { benchStaging } from "./bench/staging.ts";
 import { benchStartup } from "./bench/startup.ts";
+import { benchSweep } from "./bench/sweep.ts";
 
 const SECTIONS: Section[] = [
   { name: "staging", title: "Staging a 1 GB project", run: benchStaging },
   { name: "runs", title: "Listing 1,000 runs", run: benchRunsListing },
   { name: "startup", title: "Startup and size of the binary", run: benchStartup },
   { name: "scan", title: "Scanning a project that links out", run: benchScan },
+  { name: "sweep", title: "A 20-trial grid against 20 runs", run: benchSweep },
   { name: "compare", title: "Comparing 10,000 runs", run: benchCompare },
 ];
 

@@ -10,20 +10,13 @@
  *
  * @module
  */
-import { type BenchOptions, cli, median, rotate, run, WORK_DIR } from "./harness.ts";
+import { type BenchOptions, cli, median, run, WORK_DIR } from "./harness.ts";
 import type { MachineFacts } from "./report.ts";
+import { type CommandVariant, timeCommandRounds } from "./commands.ts";
 
 const RUNS = 10_000;
 const TARGET_SECONDS = 1;
 const WHERE = "lr<0.15 and loss<=0.3";
-
-interface Variant {
-  key: string;
-  label: string;
-  argv: string[];
-  /** Checks what the command printed; throws if it is wrong. */
-  check?: (stdout: string) => void;
-}
 
 /** Run i's flags and metrics: lr cycles through 10 values, loss through 100. */
 function valuesOf(i: number) {
@@ -97,7 +90,7 @@ export async function benchCompare(options: BenchOptions, facts: MachineFacts): 
     const n = stdout.trimEnd().split("\n").length - 1;
     if (n !== expected) throw new Error(`showed ${n} rows, not ${expected}`);
   };
-  const variants: Variant[] = [
+  const variants: CommandVariant[] = [
     { key: "version", label: "runstage --version (startup only)", argv: cli("--version") },
     {
       key: "runs-where",
@@ -124,26 +117,7 @@ export async function benchCompare(options: BenchOptions, facts: MachineFacts): 
       check: count(matches),
     },
   ];
-  const walls = new Map(variants.map((v) => [v.key, [] as number[]]));
-  for (let r = 0; r < options.rounds; r++) {
-    for (const v of rotate(variants, r)) {
-      const start = performance.now();
-      const out = await new Deno.Command(v.argv[0], {
-        args: v.argv.slice(1),
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const wall = (performance.now() - start) / 1000;
-      if (!out.success) {
-        throw new Error(`${v.label} failed: ${new TextDecoder().decode(out.stderr)}`);
-      }
-      if (r === 0) v.check?.(new TextDecoder().decode(out.stdout));
-      walls.get(v.key)!.push(wall);
-      console.error(
-        `  round ${r + 1}/${options.rounds}  ${v.label.padEnd(60)} ${wall.toFixed(3)} s`,
-      );
-    }
-  }
+  const walls = await timeCommandRounds(variants, options.rounds, 60);
   const startup = median(walls.get("version")!);
   const timed = variants.filter((v) => v.key !== "version");
   const slowest = Math.max(...timed.map((v) => median(walls.get(v.key)!)));

@@ -6,21 +6,14 @@
  * @module
  */
 import { makeListedRuns } from "./corpus.ts";
-import { type BenchOptions, cli, rotate, WORK_DIR } from "./harness.ts";
+import { type BenchOptions, cli, WORK_DIR } from "./harness.ts";
 import type { MachineFacts } from "./report.ts";
+import { type CommandVariant, timeCommandRounds } from "./commands.ts";
 
 const LISTED_RUNS = 1000;
 const TARGET_LIST_SECONDS = 1;
 /** The commit every tenth run of the vcs runs home names instead of the real one. */
 const OTHER_COMMIT = "2222222222222222222222222222222222222222";
-
-interface ListingVariant {
-  key: string;
-  label: string;
-  argv: string[];
-  /** Checks the listing the command printed; throws if it is wrong. */
-  check?: (stdout: string) => void;
-}
 
 /**
  * `runstage runs` on a runs home of 1,000 runs, against `runstage --version`
@@ -43,7 +36,7 @@ export async function benchRunsListing(
       const listed = (JSON.parse(stdout) as Record<string, unknown>[]).filter(what).length;
       if (listed !== expected) throw new Error(`listed ${listed} runs, not ${expected}`);
     };
-  const variants: ListingVariant[] = [
+  const variants: CommandVariant[] = [
     { key: "version", label: "runstage --version (startup only)", argv: cli("--version") },
     {
       key: "runs",
@@ -57,7 +50,7 @@ export async function benchRunsListing(
       check: jsonCount(LISTED_RUNS, () => true),
     },
   ];
-  const vcsVariants: ListingVariant[] = [
+  const vcsVariants: CommandVariant[] = [
     {
       key: "vcs-runs",
       label: `runstage runs (${LISTED_RUNS} runs with meta vcs)`,
@@ -79,30 +72,11 @@ export async function benchRunsListing(
     },
   ];
   const all = [...variants, ...vcsVariants];
-  const walls = new Map(all.map((v) => [v.key, [] as number[]]));
-  for (let r = 0; r < options.rounds; r++) {
-    for (const v of rotate(all, r)) {
-      const start = performance.now();
-      const out = await new Deno.Command(v.argv[0], {
-        args: v.argv.slice(1),
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const wall = (performance.now() - start) / 1000;
-      if (!out.success) {
-        throw new Error(`${v.label} failed: ${new TextDecoder().decode(out.stderr)}`);
-      }
-      if (r === 0) v.check?.(new TextDecoder().decode(out.stdout));
-      walls.get(v.key)!.push(wall);
-      console.error(
-        `  round ${r + 1}/${options.rounds}  ${v.label.padEnd(56)} ${wall.toFixed(3)} s`,
-      );
-    }
-  }
+  const walls = await timeCommandRounds(all, options.rounds, 56);
   // The middle value, or the upper of the two middle ones for an even count of rounds.
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const startup = median(walls.get("version")!);
-  const rowsOf = (vs: ListingVariant[]) =>
+  const rowsOf = (vs: CommandVariant[]) =>
     vs.map((v) => {
       const m = median(walls.get(v.key)!);
       return `| ${v.label} | ${m.toFixed(3)} s | ${(m - startup).toFixed(3)} s |`;
