@@ -4,6 +4,7 @@
  * never mix within a line. A partial last line waits for its newline, or for
  * `flush` when the trial ends.
  */
+import { Buffer } from "node:buffer";
 import process from "node:process";
 import type { OutputEcho } from "../stage/exec.ts";
 
@@ -20,7 +21,7 @@ export function lineEcho(prefix: string): LineEcho {
   const marker = new TextEncoder().encode(prefix);
   const pending: Uint8Array[][] = [[], []];
   const write = (stream: 0 | 1, parts: Uint8Array[]) =>
-    (stream === 0 ? process.stdout : process.stderr).write(concat([marker, ...parts]));
+    (stream === 0 ? process.stdout : process.stderr).write(Buffer.concat([marker, ...parts]));
   return {
     echo(chunk, stream) {
       let start = 0;
@@ -39,14 +40,4 @@ export function lineEcho(prefix: string): LineEcho {
       }
     },
   };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  return all;
 }

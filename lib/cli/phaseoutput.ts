@@ -4,6 +4,7 @@
  * setup that takes minutes is never a blank screen; and for a phase that
  * failed, its last lines and the exact command that prints all of it.
  */
+import { Buffer } from "node:buffer";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
@@ -44,18 +45,8 @@ function prefixedEcho(prefix: string, beforeOutput: () => void): OutputEcho {
       atLineStart[stream] = nl !== -1;
       start = end;
     }
-    out.write(concat(parts));
+    out.write(Buffer.concat(parts));
   };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  return all;
 }
 
 /** The staging phase that failed: the last one with output (staging stops at the first failure). */
