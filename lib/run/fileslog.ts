@@ -13,7 +13,7 @@
  * the name read (lib/fs/names.ts): it is left out of the log and the manifest,
  * and `undecodable` names it for the caller's note.
  */
-import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { lstat, readdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { isUndecodableName } from "../fs/names.ts";
@@ -88,6 +88,34 @@ async function scanDir(
 
 export function mtimeMicros(mtimeMs: number): number {
   return Math.round(mtimeMs * 1000);
+}
+
+/** The longest `waitPastMtime` waits: a file dated in the future is not waited for. */
+const CLOCK_WAIT_MS = 50;
+
+/**
+ * Waits until a file written in `dir` now gets an mtime later than `newest`
+ * (microseconds), at most CLOCK_WAIT_MS. Mtimes come to us to the millisecond
+ * (Deno's node:fs), from the kernel's coarse clock: a step that rewrites a
+ * just-copied file with as many bytes in the same tick leaves mtime and size
+ * as they were, and its change would go unseen (a config flag applied to a
+ * copy, in CI). Waiting out the tick first makes every later write show.
+ * Costs a marker write and stat, and at most a tick when one is needed.
+ */
+export async function waitPastMtime(dir: string, newest: number): Promise<void> {
+  const marker = join(dir, `.clock-${crypto.randomUUID().slice(0, 8)}`);
+  const deadline = Date.now() + CLOCK_WAIT_MS;
+  try {
+    while (true) {
+      writeFileSync(marker, "");
+      if (mtimeMicros(statSync(marker).mtimeMs) > newest || Date.now() >= deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  } catch {
+    // A dir we cannot write: nothing to wait on (the step will fail there itself).
+  } finally {
+    rmSync(marker, { force: true });
+  }
 }
 
 /** A file a step wrote and hashed itself (a copy): known without a scan. */
@@ -231,6 +259,18 @@ export class RunFiles implements Iterable<[string, Readonly<FileEntry>]> {
       const entry = this.#entries.get(w.path);
       if (entry && entry.mtime === w.mtime && entry.size === w.size) entry.digest = w.digest;
     }
+  }
+
+  /**
+   * Before a step that may rewrite files (a phase, applying the config): waits
+   * until a write would date past every file known and `written` (see
+   * `waitPastMtime`), so `logChanges` and `trustDigests` see what it changes.
+   */
+  async settle(written: readonly WrittenFile[] = []): Promise<void> {
+    let newest = 0;
+    for (const [, entry] of this.#entries) if (entry.mtime > newest) newest = entry.mtime;
+    for (const w of written) if (w.mtime > newest) newest = w.mtime;
+    if (newest > 0) await waitPastMtime(this.#run.metaDir, newest);
   }
 
   /**

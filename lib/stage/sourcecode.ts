@@ -67,6 +67,8 @@ export async function placeSourcecode(
   options.interrupt?.check();
   const phase = phaseByName("copy-sourcecode");
   const command = stager.copyCommand;
+  // The exec and the config rewrite copies: their writes must date past the copy's.
+  if (command !== undefined || plan.config.files.length > 0) await files.settle(placed);
   // The exec sees the project its code came from: a commit's tree for a git origin.
   const exitCode = command === undefined ? 0 : await runPhase(run, phase, command, {
     cwd: stager.source.project.dir,

@@ -212,6 +212,7 @@ async function runStagingPhase(
 ) {
   const command = stager.source.op.exec[phase.name];
   if (command === undefined) return 0;
+  await files.settle();
   const exitCode = await runPhase(run, phase, command, {
     cwd: run.runDir,
     env: stagingEnv(run, stager.source.project.dir),

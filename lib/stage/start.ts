@@ -50,6 +50,7 @@ export async function startRun(req: StartRequest): Promise<number> {
       const phase = phaseByName(name);
       const command = req.op.exec[name];
       if (command === undefined || exitCode !== 0) continue;
+      await files.settle();
       exitCode = await runPhase(run, phase, command, {
         cwd: run.runDir,
         env,
