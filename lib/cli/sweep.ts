@@ -14,6 +14,7 @@ import { RunInterrupted } from "../interrupt.ts";
 import { formatFlagValue } from "../config/config.ts";
 import { type MetricValue, runMeta } from "../run/meta.ts";
 import { stageRun } from "../stage/stage.ts";
+import type { SelectionMemo } from "../stage/plan.ts";
 import { startRun } from "../stage/start.ts";
 import { forEachConcurrent } from "../fs/pool.ts";
 import { type LineEcho, lineEcho } from "./lineecho.ts";
@@ -99,6 +100,8 @@ export async function sweepAction(
     );
   }
   const parallel = options.parallel ?? 1;
+  // The project is walked once, by the first trial staged; the rest copy what it chose.
+  const selectionMemo: SelectionMemo = {};
   const results = await withInterrupt(async (interrupt) => {
     const results: TrialResult[] = [];
     // A trial not yet begun when a stop signal comes is skipped, never started.
@@ -108,6 +111,7 @@ export async function sweepAction(
         : interrupt.received
         ? { trial, name: "", status: "skipped", exitCode: 0 }
         : await runTrial(ctx, choice, { plan, trial, index: i + 1 }, options, {
+          selectionMemo,
           andRun,
           interrupt,
           parallel: parallel > 1,
@@ -123,7 +127,12 @@ async function runTrial(
   choice: { op?: OpDef; opName?: string },
   { plan, trial, index }: { plan: SweepPlan; trial: Trial; index: number },
   options: SweepOptions,
-  { andRun, interrupt, parallel }: { andRun: boolean; interrupt: Interrupt; parallel: boolean },
+  { selectionMemo, andRun, interrupt, parallel }: {
+    selectionMemo: SelectionMemo;
+    andRun: boolean;
+    interrupt: Interrupt;
+    parallel: boolean;
+  },
 ): Promise<TrialResult> {
   process.stderr.write(
     `runstage: trial ${index}/${plan.trials.length}: ${escapeControl(sweptText(trial))}\n`,
@@ -149,6 +158,7 @@ async function runTrial(
       flags: trial.args,
       source: options.source,
       live: options.live,
+      selectionMemo,
       onProgress: progress.update,
       warn,
       interrupt,

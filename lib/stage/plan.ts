@@ -50,6 +50,17 @@ export interface PlanRequest {
   values: PlanValues;
   /** Stops the scans (config files, dependencies, source files) at their next dir. */
   signal?: AbortSignal;
+  /** A sweep's trials share one selection of the source (see SelectionMemo). */
+  memo?: SelectionMemo;
+}
+
+/**
+ * The source selection of a sweep's first trial, for the ones after it: the
+ * trials stage the same op from the same origin, so the project is walked
+ * once per sweep, not once per trial (a 300-file project: ~15 ms a walk).
+ */
+export interface SelectionMemo {
+  selection?: Promise<SourceSelection>;
 }
 
 /**
@@ -79,9 +90,24 @@ export async function planRun(stager: SourceStager, req: PlanRequest): Promise<S
     env: op.env,
   };
   validateRunInit(init);
-  const selection = await stager.select(req.runsHome, req.signal);
+  const selection = await selectOnce(stager, req);
   dropDependencyFiles(selection, dependencyPaths);
   return { init, config: mapConfigPlan(configPlan, op), depends, selection };
+}
+
+/**
+ * The stager's selection, or the memo's copy of it (each plan trims its own
+ * files). Only a selection from the project dir itself is shared: a commit's
+ * is read from a tree each trial extracts and disposes of.
+ */
+function selectOnce(stager: SourceStager, req: PlanRequest): Promise<SourceSelection> {
+  const memo = req.memo;
+  if (!memo || (stager.kind !== "worktree" && stager.kind !== "live")) {
+    return stager.select(req.runsHome, req.signal);
+  }
+  // The promise is shared, so trials planned at once (--parallel) still walk once.
+  memo.selection ??= stager.select(req.runsHome, req.signal);
+  return memo.selection.then((s) => ({ ...s, files: [...s.files] }));
 }
 
 /** Checks the op, resolves flags against its config and dependencies against their runs. */

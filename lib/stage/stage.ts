@@ -16,7 +16,7 @@ import { type OpDef, type Phase, phaseByName, type PhaseName } from "../gagefile
 import type { Project } from "../gagefile/project.ts";
 import { makeRun, type Run } from "../run/identity.ts";
 import type { SourceSelection } from "../source/select.ts";
-import { checkSourcecodeRules, planRun, type StagePlan } from "./plan.ts";
+import { checkSourcecodeRules, planRun, type SelectionMemo, type StagePlan } from "./plan.ts";
 import { placeSourcecode, type SourcecodeOptions } from "./sourcecode.ts";
 import { failRunOnError, stopRun, writeManifestWarning } from "./ending.ts";
 import { openStager } from "./sources/open.ts";
@@ -49,6 +49,8 @@ export interface StageRequest extends SourcecodeOptions {
   live?: boolean;
   /** Where `--source auto` looks for a CI commit; the process environment when not given. */
   env?: Record<string, string | undefined>;
+  /** A sweep's shared source selection: its first trial fills it, the rest reuse it. */
+  selectionMemo?: SelectionMemo;
 }
 
 export interface StageResult {
@@ -77,6 +79,7 @@ export async function stageRun(req: StageRequest): Promise<StageResult> {
       runsHome: req.runsHome,
       values: { from: "flags", flags: req.flags ?? [] },
       signal: req.interrupt?.signal,
+      memo: req.selectionMemo,
     });
     return await stagePlannedRun(req, stager, plan);
   } finally {

@@ -220,3 +220,25 @@ Deno.test("sweep: Ctrl-C during --parallel 2 leaves no trial running and the uns
     assert.deepEqual(statuses, ["terminated", "terminated"]);
   });
 });
+
+Deno.test("sweep: the project is walked once, by the first trial: a file the first trial adds is in no trial", async () => {
+  const project = {
+    "gage.toml": `[train]\nexec = "sh -c 'touch \\"$PROJECT_DIR/later.py\\"'"\nfree-flags = true\n`,
+    "train.py": "print(1)\n",
+  };
+  await withProject(project, async (dir, runsHome) => {
+    const r = await cli(dir, runsHome, "run", "train", "x=[1,2]");
+    assert.equal(r.code, 0, r.stderr);
+    const runDirs = readdirSync(runsHome).filter((n) => /^[0-9a-f-]{36}$/.test(n));
+    assert.equal(runDirs.length, 2);
+    for (const runDir of runDirs) {
+      assert.deepEqual(readdirSync(`${runsHome}/${runDir}`).sort(), ["gage.toml", "train.py"]);
+    }
+    // A run of its own walks the project again and takes it.
+    const single = await cli(dir, runsHome, "run", "train");
+    assert.equal(single.code, 0, single.stderr);
+    const newest = readdirSync(runsHome).filter((n) => /^[0-9a-f-]{36}$/.test(n))
+      .find((n) => !runDirs.includes(n))!;
+    assert.ok(readdirSync(`${runsHome}/${newest}`).includes("later.py"));
+  });
+});
