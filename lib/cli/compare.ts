@@ -8,7 +8,7 @@ import { Command } from "@commander-js/extra-typings";
 import process from "node:process";
 import { UsageError } from "../errors.ts";
 import { listRuns, type RunInfo } from "../run/listing.ts";
-import type { MetricValue, RunConfig } from "../run/meta.ts";
+import { type MetricValue, type RunConfig, runMeta } from "../run/meta.ts";
 import { runAttribute, runConfig, runsWhere } from "../run/runvalues.ts";
 import { valueOf, type WhereValue } from "../run/where.ts";
 import { commandContext, formatTable, globalOptions, printJson } from "./context.ts";
@@ -27,7 +27,11 @@ export function compareCommand() {
       "compare runs: one row per run (newest first, or as --sort says), the flags that differ" +
         " between them and every metric as columns",
     )
-    .argument("[runs...]", `${RUN_SPEC_HELP} (default: every run)`)
+    .argument(
+      "[runs...]",
+      `${RUN_SPEC_HELP} (default: the latest run and the rest of its sweep; with --where,` +
+        " every run; 1: for every run)",
+    )
     .option("--where <expr>", WHERE_HELP)
     .option(
       "--sort <keys>",
@@ -44,6 +48,7 @@ export function compareCommand() {
       let runs = specs.length > 0
         ? (await namedRuns(globals, specs)).runs
         : listRuns((await commandContext(globals)).runsHome);
+      if (specs.length === 0 && options.where === undefined) runs = latestBatch(runs);
       if (options.where !== undefined) runs = runsWhere(runs, options.where);
       if (options.sort) runs = sortRuns(runs, options.sort);
       const flags = flagColumns(runs, options.allFlags ?? false);
@@ -59,6 +64,19 @@ export function compareCommand() {
       }
       process.stdout.write(formatTable(tableCells(runs, flags, metrics, true)));
     });
+}
+
+/**
+ * The runs `compare` shows when none are named: the latest run and, when a
+ * sweep made it, every trial of that sweep (Gage's "the latest run", made
+ * useful for the question a sweep asks).
+ */
+function latestBatch(runs: RunInfo[]): RunInfo[] {
+  const latest = runs[0];
+  if (!latest) return [];
+  const batch = runMeta.batch.read(latest.run)?.id;
+  if (batch === undefined) return [latest];
+  return runs.filter((info) => runMeta.batch.read(info.run)?.id === batch);
 }
 
 function parseSort(text: string): SortKey[] {

@@ -106,8 +106,8 @@ export async function benchCompare(options: BenchOptions, facts: MachineFacts): 
     },
     {
       key: "compare",
-      label: `compare (all ${RUNS} runs)`,
-      argv: cli("--runs", home, "compare"),
+      label: `compare 1: (all ${RUNS} runs)`,
+      argv: cli("--runs", home, "compare", "1:"),
       check: lines(RUNS),
     },
     {

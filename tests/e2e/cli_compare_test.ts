@@ -21,6 +21,8 @@ interface FakeRun {
   op?: string;
   exit?: number;
   label?: string;
+  /** The id of the sweep's batch the run is a trial of. */
+  batch?: string;
   config?: Record<string, string | number | boolean | null>;
   metrics?: Record<string, number | string>;
 }
@@ -46,6 +48,9 @@ function fakeRunFiles(r: FakeRun): Record<string, string> {
     "config.json": JSON.stringify(r.config ?? {}),
   };
   if (r.label !== undefined) meta.label = r.label;
+  if (r.batch !== undefined) {
+    meta["batch.json"] = JSON.stringify({ id: r.batch, index: 1, total: 2, sweep: {} });
+  }
   if (r.metrics) meta["summary.json"] = JSON.stringify({ metrics: r.metrics, source: "run-dir" });
   return Object.fromEntries(Object.entries(meta).map(([k, v]) => [`${id}.meta/${k}`, v]));
 }
@@ -78,20 +83,20 @@ const ids = (runs: { id: string }[]) => runs.map((r) => Number.parseInt(r.id.sli
 
 Deno.test("compare --json: every run newest first, the flags that vary, every metric", async () => {
   await withRuns(async (cli) => {
-    const runs = await json<CompareRow[]>(cli("compare", "--json"));
+    const runs = await json<CompareRow[]>(cli("compare", "--json", "1:"));
     assert.deepEqual(ids(runs), [4, 3, 2, 1]);
     assert.deepEqual(runs.map((r) => r.index), [1, 2, 3, 4]);
     assert.deepEqual(runs[0].config, { lr: 0.01, opt: "sgd" }, "epochs is 5 everywhere: not shown");
     assert.deepEqual(runs[3].metrics, { loss: 0.3, acc: 0.8 });
     assert.equal(runs[1].status, "error");
-    const all = await json<CompareRow[]>(cli("compare", "--json", "--all-flags"));
+    const all = await json<CompareRow[]>(cli("compare", "--json", "--all-flags", "1:"));
     assert.deepEqual(all[0].config, { lr: 0.01, epochs: 5, opt: "sgd" });
     // Named runs: only those; among runs 1 and 2 only lr varies.
     const named = await json<CompareRow[]>(cli("compare", "--json", "3", "4"));
     assert.deepEqual(ids(named), [2, 1]);
     assert.deepEqual(named.map((r) => r.config), [{ lr: 0.2 }, { lr: 0.1 }]);
 
-    const table = rows(await ok(cli("compare")));
+    const table = rows(await ok(cli("compare", ":")));
     assert.match(table[0], /^#\s+NAME\s+OP\s+STATUS\s+lr\s+opt\s+loss\s+acc$/);
     assert.match(
       table[1],
@@ -100,10 +105,29 @@ Deno.test("compare --json: every run newest first, the flags that vary, every me
   });
 });
 
+Deno.test("compare with no RUN: the latest run, with every trial of its sweep when a sweep made it", async () => {
+  await withRuns(async (cli, home) => {
+    // The latest run (4) is no trial: it alone, every flag shown.
+    const latest = await json<CompareRow[]>(cli("compare", "--json"));
+    assert.deepEqual(ids(latest), [4]);
+    assert.deepEqual(latest[0].config, { lr: 0.01, epochs: 5, opt: "sgd" });
+    // A sweep's two trials come last, with an older trial of another sweep.
+    await writeTree(home, fakeRunFiles({ n: 5, batch: "aaaa", config: { lr: 9 } }));
+    await writeTree(home, fakeRunFiles({ n: 6, batch: "bbbb", config: { lr: 0.1 } }));
+    await writeTree(home, fakeRunFiles({ n: 7, batch: "bbbb", config: { lr: 0.2 } }));
+    assert.deepEqual(ids(await json<CompareRow[]>(cli("compare", "--json"))), [7, 6]);
+    // --where looks at every run; a slice names them all.
+    assert.deepEqual(ids(await json<CompareRow[]>(cli("compare", "--json", "--where", "lr>1"))), [
+      5,
+    ]);
+    assert.equal((await json<CompareRow[]>(cli("compare", "--json", "1:"))).length, 7);
+  });
+});
+
 Deno.test("compare --sort: descending, ascending, several keys, missing values last", async () => {
   await withRuns(async (cli) => {
     const sorted = async (...args: string[]) =>
-      ids(await json<CompareRow[]>(cli("compare", "--json", "--sort", ...args)));
+      ids(await json<CompareRow[]>(cli("compare", "1:", "--json", "--sort", ...args)));
     assert.deepEqual(await sorted("loss"), [4, 1, 2, 3], "run 3 has no loss: last");
     assert.deepEqual(await sorted("-loss"), [2, 1, 4, 3], "still last when descending");
     assert.deepEqual(await sorted("lr"), [4, 3, 1, 2]);
@@ -119,7 +143,7 @@ Deno.test("compare --csv: RFC 4180 with a header row", async () => {
       fakeRunFiles({ n: 1, config: { note: 'a, "b"' }, metrics: { loss: 0.25 } }),
     );
     await writeTree(home, fakeRunFiles({ n: 2, config: { note: "plain" } }));
-    const csv = await ok(cliFor(project, home)("compare", "--csv", "--sort", "note"));
+    const csv = await ok(cliFor(project, home)("compare", "1:", "--csv", "--sort", "note"));
     assert.equal(
       csv,
       "index,name,op,status,note,loss\r\n" +
