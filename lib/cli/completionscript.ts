@@ -127,8 +127,11 @@ ${shared}
 ${fn}() {
   local IFS=$'\\n'
   local -a candidates flags others
-  candidates=($(${fn}_static "\${(@)words[2,CURRENT]}" ||
-    ${name} __complete -- "\${(@)words[2,CURRENT]}" 2>/dev/null))
+  local -a line
+  # The words as runstage will get them: (Q) takes off their quotes; PREFIX is
+  # the word being completed up to the cursor, out of any quote begun.
+  line=("\${(@Q)words[2,CURRENT-1]}" "$PREFIX")
+  candidates=($(${fn}_static "\${line[@]}" || ${name} __complete -- "\${line[@]}" 2>/dev/null))
   if (( \${#candidates} == 0 )); then
     _files
     return
@@ -140,18 +143,30 @@ ${fn}() {
   return 0
 }
 
-if (( ! \${+functions[compdef]} )); then
-  autoload -Uz compinit && compinit
+if [[ \${funcstack[1]-} == ${fn} ]]; then
+  # Autoloaded from $fpath (a file ${fn}): this first call completes too.
+  ${fn} "$@"
+else
+  if (( ! \${+functions[compdef]} )); then
+    autoload -Uz compinit && compinit
+  fi
+  compdef ${fn} ${name}
 fi
-compdef ${fn} ${name}
 `;
 }
 
 function fishScript(name: string, fn: string): string {
   return `# ${name} completion for fish: ${name} completion fish | source
 function ${fn}
-    set -l words (commandline -opc) (commandline -ct)
-    ${name} __complete -- $words[2..-1] 2>/dev/null
+    set -l words (commandline -opc)
+    set -l current (commandline -ct | string unescape)
+    set -l candidates (${name} __complete -- $words[2..-1] "$current" 2>/dev/null)
+    if set -q candidates[1]
+        printf '%s\\n' $candidates
+    else
+        # Nothing from runstage (an option's value, a path): file names, as bash and zsh offer.
+        __fish_complete_path "$current"
+    end
 end
 
 complete -c ${name} -f -a '(${fn})'

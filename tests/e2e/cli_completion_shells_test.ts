@@ -1,0 +1,251 @@
+/**
+ * `runstage completion zsh` and `runstage completion fish` in the real shells,
+ * loaded as the README says (`eval "$(runstage completion zsh)"`,
+ * `runstage completion fish | source`) with a `runstage` on PATH that runs the
+ * CLI under test. zsh completes only in its line editor, so an interactive
+ * `zsh -f -i` runs on a pseudo-terminal (zsh/zpty), is sent `LINE<Tab>`, and
+ * records what each `compadd` of the completion adds (through a wrapper that
+ * passes every call on to the builtin) and the command line left after the Tab.
+ * fish is asked with `complete -C LINE`, which prints what Tab would offer.
+ *
+ * A shell that is not installed skips its test (`skipped: no zsh`), unless
+ * RUNSTAGE_REQUIRE_SHELLS=1 (CI), where it fails it.
+ */
+import assert from "node:assert/strict";
+import { runName } from "../../lib/run/identity.ts";
+import { cliFor, runstageCommand } from "../support/cli.ts";
+import { withProject, withTempDir, writeTree } from "../support/fixtures.ts";
+
+const GAGE = `
+[train]
+exec = "true"
+config = "conf.json"
+default = true
+[prepare]
+exec = "true"
+`;
+
+const FILES = { "gage.toml": GAGE, "conf.json": '{"lr": 0.1, "epochs": 3}\n' };
+
+/** Past this a shell that has not answered is killed and its test fails. */
+const TIMEOUT_MS = 60_000;
+
+/** A shell word, single-quoted. */
+const sq = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+
+/** Whether `shell` is here to test; when not, says so or, under RUNSTAGE_REQUIRE_SHELLS=1, fails. */
+async function haveShell(shell: string): Promise<boolean> {
+  const found = await new Deno.Command("sh", {
+    args: ["-c", `command -v ${shell}`],
+    stdout: "null",
+  }).output();
+  if (found.success) return true;
+  if (Deno.env.get("RUNSTAGE_REQUIRE_SHELLS") === "1") {
+    throw new Error(`no ${shell} on PATH, and RUNSTAGE_REQUIRE_SHELLS=1`);
+  }
+  console.log(`skipped: no ${shell}`);
+  return false;
+}
+
+/** Where the shells run: a project with one run made, and a `runstage` on PATH. */
+interface World {
+  project: string;
+  runsHome: string;
+  /** The name of the run made. */
+  name: string;
+  /** A temp dir, first on PATH, holding `runstage`. */
+  bin: string;
+  env: Record<string, string>;
+}
+
+async function withWorld(fn: (world: World) => Promise<void>): Promise<void> {
+  await withProject(FILES, async (project, runsHome) => {
+    const r = await cliFor(project, runsHome)("run", "prepare");
+    assert.equal(r.code, 0, r.stderr);
+    const name = runName(/\(([0-9a-f-]{36})\)/.exec(r.stderr)![1]);
+    await withTempDir(async (bin) => {
+      const [cmd, args] = runstageCommand([]);
+      await Deno.writeTextFile(
+        `${bin}/runstage`,
+        `#!/bin/sh\nGAGE_RUNS=${sq(runsHome)} exec ${[cmd, ...args].map(sq).join(" ")} "$@"\n`,
+        { mode: 0o755 },
+      );
+      // A second project, in a dir whose name must be quoted on a command line.
+      await writeTree(`${bin}/other project`, { "gage.toml": "[evaluate]\nexec = 'true'\n" });
+      const env = {
+        PATH: `${bin}:${Deno.env.get("PATH")}`,
+        HOME: bin,
+        XDG_CONFIG_HOME: `${bin}/.config`,
+        XDG_DATA_HOME: `${bin}/.local/share`,
+        NO_COLOR: "1",
+      };
+      await fn({ project, runsHome, name, bin, env });
+    });
+  });
+}
+
+/** What Tab offers after each LINE (exact, sorted), in the project dir. */
+function cases({ name, runsHome, bin }: World): [string, string[]][] {
+  const prefix = name.slice(0, 3);
+  return [
+    ["runstage st", ["stage", "start"]],
+    ["runstage c", ["cat", "check", "compare", "completion"]],
+    ["runstage __", []],
+    ["runstage --ru", ["--runs"]],
+    ["runstage runs --w", ["--where"]],
+    ["runstage show --j", ["--json"]],
+    ["runstage run tr", ["train"]],
+    ["runstage run p", ["prepare"]],
+    ["runstage run ", ["epochs=", "lr=", "prepare", "train"]],
+    ["runstage run train l", ["lr="]],
+    ["runstage run train ", ["epochs=", "lr="]],
+    ["runstage run train lr=0.1 e", ["epochs="]],
+    ["runstage show ", [name]],
+    [`runstage show ${prefix}`, [name]],
+    [`runstage label 1 ${prefix}`, [name]],
+    [`runstage --runs ${sq(runsHome)} show ${prefix}`, [name]],
+    // The words as typed, quotes and all.
+    [`runstage -C ${sq(`${bin}/other project`)} run e`, ["evaluate"]],
+    [`runstage -C ${bin}/other\\ project run e`, ["evaluate"]],
+    [`runstage show '${prefix}`, [name]],
+    // No candidates from runstage: a file name, as for any command.
+    ["runstage export -o con", ["conf.json"]],
+  ];
+}
+
+/** The zsh typed into: PROMPT off, compinit, then the script loaded by `load`. */
+function zshSetup(out: string, load: string): string {
+  return `PROMPT= RPROMPT= PS2=
+exec 2>>${sq(`${out}/stderr`)}
+${load}
+# Record what each compadd call adds, then add it: the completion runs as it is.
+compadd() {
+  if [[ \${@[1,(i)(-|--)]} == *-(O|A|D)\\ * ]]; then builtin compadd "$@"; return; fi
+  local -a __runstage_test_hits
+  builtin compadd -A __runstage_test_hits "$@"
+  print -rl -- $__runstage_test_hits >> ${sq(`${out}/candidates`)}
+  builtin compadd "$@"
+}
+_runstage_test_done() { print -r -- "$BUFFER" > ${sq(`${out}/buffer`)}; exit }
+zle -N _runstage_test_done
+bindkey '^X' _runstage_test_done
+bindkey '^I' complete-word
+print -r -- '@@ready@@'
+`;
+}
+
+/** Starts `zsh -f -i` on a pty, sources SETUP, waits for it, then types LINE, Tab and ^X. */
+const ZSH_DRIVER = `zmodload zsh/zpty || exit 3
+zpty z zsh -f -i
+zpty -w z "source \${(q)1}"
+zpty -r z ready '*@@ready@@*' || exit 4
+zpty -w -n z "$2"$'\\t\\x18'
+while zpty -r z chunk; do :; done
+`;
+
+interface ZshResult {
+  candidates: string[];
+  /** The command line after the Tab. */
+  buffer: string;
+}
+
+/** What zsh's Tab offers after `line`, the script loaded by `load` (zsh code). */
+async function zshComplete(world: World, load: string, line: string): Promise<ZshResult> {
+  return await withTempDir(async (out) => {
+    await Deno.writeTextFile(`${out}/setup.zsh`, zshSetup(out, load));
+    await Deno.writeTextFile(`${out}/driver.zsh`, ZSH_DRIVER);
+    const run = await new Deno.Command("zsh", {
+      args: ["-f", `${out}/driver.zsh`, `${out}/setup.zsh`, line],
+      cwd: world.project,
+      env: world.env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    }).output();
+    const read = (file: string) => Deno.readTextFile(`${out}/${file}`).catch(() => "");
+    const screen = new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr);
+    const why = `zsh, ${JSON.stringify(line)}; the terminal:\n${screen}`;
+    assert.equal(run.code, 0, why);
+    assert.equal(await read("stderr"), "", `zsh wrote errors: ${why}`);
+    const buffer = await read("buffer");
+    assert.ok(buffer.endsWith("\n"), `the Tab did not return to the line editor: ${why}`);
+    const lines = (await read("candidates")).split("\n").filter((l) => l !== "");
+    return { candidates: [...new Set(lines)].sort(), buffer: buffer.slice(0, -1) };
+  });
+}
+
+const ZSH_EVAL = `autoload -Uz compinit && compinit -u -D
+eval "$(runstage completion zsh)"`;
+
+Deno.test("completion zsh: commands, options, op names, flag names, run names, files", async () => {
+  if (!await haveShell("zsh")) return;
+  await withWorld(async (world) => {
+    const all = cases(world);
+    const got = await Promise.all(
+      all.map(async ([line]) => [line, (await zshComplete(world, ZSH_EVAL, line)).candidates]),
+    );
+    assert.deepEqual(Object.fromEntries(got), Object.fromEntries(all));
+    // One candidate is put in the line: a command with a space after it, a flag name without.
+    const buffer = async (line: string) => (await zshComplete(world, ZSH_EVAL, line)).buffer;
+    assert.equal(await buffer("runstage sh"), "runstage show ");
+    assert.equal(await buffer("runstage run train l"), "runstage run train lr=");
+    assert.equal(
+      await buffer(`runstage show ${world.name.slice(0, 3)}`),
+      `runstage show ${world.name} `,
+    );
+  });
+});
+
+Deno.test("completion zsh: the script as _runstage in $fpath completes from the first Tab", async () => {
+  if (!await haveShell("zsh")) return;
+  await withWorld(async (world) => {
+    const load = `mkdir -p ${sq(`${world.bin}/fpath`)}
+runstage completion zsh > ${sq(`${world.bin}/fpath/_runstage`)}
+fpath=(${sq(`${world.bin}/fpath`)} $fpath)
+autoload -Uz compinit && compinit -u -D`;
+    assert.deepEqual((await zshComplete(world, load, "runstage st")).candidates, [
+      "stage",
+      "start",
+    ]);
+    assert.deepEqual((await zshComplete(world, load, "runstage run tr")).candidates, ["train"]);
+  });
+});
+
+/** Loads the script as the README says, then prints `@@ LINE` and `complete -C LINE` for each. */
+const FISH_DRIVER = `runstage completion fish | source
+for line in $argv
+    echo "@@ $line"
+    complete -C $line
+end
+`;
+
+Deno.test("completion fish: commands, options, op names, flag names, run names, files", async () => {
+  if (!await haveShell("fish")) return;
+  await withWorld(async (world) => {
+    const driver = `${world.bin}/driver.fish`;
+    await Deno.writeTextFile(driver, FISH_DRIVER);
+    const all = cases(world);
+    const run = await new Deno.Command("fish", {
+      args: ["--no-config", driver, ...all.map(([line]) => line)],
+      cwd: world.project,
+      env: world.env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    }).output();
+    const stderr = new TextDecoder().decode(run.stderr);
+    assert.equal(run.code, 0, stderr);
+    assert.equal(stderr, "", "fish wrote errors");
+    // `@@ LINE`, then one `CANDIDATE<Tab>DESCRIPTION` a line.
+    const offered = new Map<string, string[]>();
+    let current: string[] = [];
+    for (const out of new TextDecoder().decode(run.stdout).split("\n")) {
+      if (out.startsWith("@@ ")) offered.set(out.slice(3), current = []);
+      else if (out !== "") current.push(out.split("\t")[0]);
+    }
+    for (const candidates of offered.values()) candidates.sort();
+    assert.deepEqual(Object.fromEntries(offered), Object.fromEntries(all));
+  });
+});
