@@ -75,9 +75,11 @@ export function completeCommand() {
   return new Command(COMPLETE_COMMAND)
     .description("list completion candidates for WORDS, the last one being completed")
     .argument("[words...]", "the command line after the program name")
+    .option("--quoted", "WORDS are as typed, quotes and backslashes in them (bash)")
     .allowUnknownOption()
-    .action(async (words, _options, command) => {
-      const candidates = await completeWords(grammarOf(command.parent!), words);
+    .action(async (words, options, command) => {
+      const line = options.quoted ? words.map(unquote) : words;
+      const candidates = await completeWords(grammarOf(command.parent!), line);
       process.stdout.write(candidates.map((c) => c + "\n").join(""));
     });
 }
@@ -120,6 +122,32 @@ function joinWordBreaks(words: string[]): string[] {
     glue = isBreak;
   }
   return joined;
+}
+
+/**
+ * A word as a POSIX shell reads it, less its quotes and backslashes: `'a b'`,
+ * `"a b"` and `a\ b` are `a b`. A quote left open runs to the end of the word
+ * (the word being completed). Nothing is expanded: `$HOME` stays as it is.
+ */
+function unquote(word: string): string {
+  let out = "";
+  let quote: string | undefined;
+  for (let i = 0; i < word.length; i++) {
+    const c = word[i];
+    const next = word[i + 1];
+    if (quote === "'") {
+      if (c === "'") quote = undefined;
+      else out += c;
+    } else if (
+      c === "\\" && next !== undefined && (quote === undefined || '"\\$`'.includes(next))
+    ) {
+      out += next;
+      i++;
+    } else if (c === '"' && quote === '"') quote = undefined;
+    else if ((c === "'" || c === '"') && quote === undefined) quote = c;
+    else out += c;
+  }
+  return out;
 }
 
 /** A command line read as far as the word being completed. */

@@ -112,7 +112,9 @@ ${shared}
 ${fn}() {
   local IFS=$'\\n'
   local -a words=("\${COMP_WORDS[@]:1:COMP_CWORD}")
-  COMPREPLY=($(${fn}_static "\${words[@]}" || ${name} __complete -- "\${words[@]}" 2>/dev/null))
+  # COMP_WORDS are as typed: --quoted has runstage take their quotes off.
+  COMPREPLY=($(${fn}_static "\${words[@]}" ||
+    ${name} __complete --quoted -- "\${words[@]}" 2>/dev/null))
   case \${COMPREPLY[0]-} in *=) compopt -o nospace 2>/dev/null ;; esac
 }
 
@@ -126,8 +128,7 @@ function zshScript(name: string, fn: string, shared: string): string {
 ${shared}
 ${fn}() {
   local IFS=$'\\n'
-  local -a candidates flags others
-  local -a line
+  local -a line candidates flags others
   # The words as runstage will get them: (Q) takes off their quotes; PREFIX is
   # the word being completed up to the cursor, out of any quote begun.
   line=("\${(@Q)words[2,CURRENT-1]}" "$PREFIX")
