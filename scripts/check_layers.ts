@@ -32,7 +32,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["gagefile", "git", "copy"],
   ["source", "config", "depends", "archive"],
   ["stage"],
-  ["sweep"],
+  ["sweep", "slurm"],
   ["cli"],
 ];
 

@@ -9,6 +9,7 @@ import { RunstageError } from "../errors.ts";
 import { asWriteFault, WriteFault } from "../fs/writefault.ts";
 import { escapeControl } from "../fs/quote.ts";
 import { RunInterrupted } from "../interrupt.ts";
+import { cancelCommand } from "./cancel.ts";
 import { catCommand } from "./cat.ts";
 import { checkCommand } from "./check.ts";
 import { completeCommand, completionCommand } from "./completion.ts";
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
       startCommand(),
       rerunCommand(),
       restageCommand(),
+      cancelCommand(),
       catCommand(),
       labelCommand(),
       deleteCommand(),

@@ -24,8 +24,16 @@ import { reportStagingFailure, startAndReport, warnNote, withInterrupt } from ".
 import { formatOpHelp, planConfig } from "../config/config.ts";
 import { wantsSweep } from "../sweep/sweep.ts";
 import { SWEEP_HELP, sweepAction, wholeNumberOption } from "./sweep.ts";
+import {
+  checkSlurmFlags,
+  type SlurmCliOptions,
+  slurmOptionsFor,
+  submitAndReport,
+  withSlurmOptions,
+} from "./slurm.ts";
+import type { SlurmOptions } from "../slurm/options.ts";
 
-interface StageCommandOptions {
+interface StageCommandOptions extends SlurmCliOptions {
   preview?: boolean;
   json?: boolean;
   helpOp?: boolean;
@@ -46,7 +54,7 @@ const LIVE_HELP = "link the source files to the project instead of copying them,
   " show up at the next start (see restage)";
 
 export function runCommand() {
-  return new Command("run")
+  const command = new Command("run")
     .description("stage a run of OP and run it, showing its output live")
     .argument("[op]", "the op to run (default: the op marked default, or the only op)")
     .argument("[flags...]", FLAGS_HELP)
@@ -61,8 +69,10 @@ export function runCommand() {
     .option("--needed", SWEEP_HELP.needed)
     .option("--parallel <n>", SWEEP_HELP.parallel, wholeNumberOption("--parallel", 1))
     .action(async (opName, flags, options, command) => {
-      await stageCommandAction(opName, flags, options, globalOptions(command), true);
+      const all = { ...options, ...command.opts() } as StageCommandOptions;
+      await stageCommandAction(opName, flags, all, globalOptions(command), true);
     });
+  return withSlurmOptions(command);
 }
 
 export function stageCommand() {
@@ -108,16 +118,18 @@ async function stageCommandAction(
     return void process.stdout.write(escapeLines(formatOpHelp(op, plan)));
   }
   if (options.preview) return await preview(ctx, { op, opName }, options);
+  checkSlurmFlags(options);
+  const slurm = options.slurm ? slurmOptionsFor(ctx.project, op, options) : undefined;
   if (options.needed || wantsSweep({ flags, ...options, batchFile: options.batch })) {
     if (options.json) throw new UsageError("a sweep prints no JSON: leave out --json");
-    return await sweepAction(ctx, { op, opName }, flags, options, andRun);
+    return await sweepAction(ctx, { op, opName }, flags, { ...options, slurm }, andRun);
   }
   if (andRun && options.json) {
     throw new UsageError("run prints JSON only with --preview: add --preview, or use stage --json");
   }
 
   await withInterrupt((interrupt) =>
-    stageAndRun(ctx, { op, opName }, flags, options, andRun, interrupt)
+    stageAndRun(ctx, { op, opName }, flags, { ...options, slurm }, andRun, interrupt)
   );
 }
 
@@ -131,7 +143,7 @@ async function stageAndRun(
   ctx: CommandContext,
   { op, opName }: OpChoice,
   flags: string[],
-  options: StageCommandOptions,
+  options: Omit<StageCommandOptions, "slurm"> & { slurm?: SlurmOptions },
   andRun: boolean,
   interrupt: Interrupt,
 ): Promise<void> {
@@ -155,6 +167,9 @@ async function stageAndRun(
   }).finally(progress.done);
   const { run } = staged;
   if (staged.exitCode !== 0) return reportStagingFailure(run, staged.exitCode);
+  if (options.slurm) {
+    return await submitAndReport([run], ctx.runsHome, options.slurm, { wait: options.wait });
+  }
   if (!andRun) {
     if (options.json) {
       printJson({

@@ -15,6 +15,7 @@ import {
   type RunInfo,
   type RunStatus,
 } from "../run/listing.ts";
+import { applySchedulerStatus } from "../slurm/queue.ts";
 import { quotePath } from "../fs/quote.ts";
 import { type MetricValue, runMeta } from "../run/meta.ts";
 import type { RunVcs } from "../run/vcs.ts";
@@ -164,6 +165,7 @@ export function runsCommand() {
 function listing(runsHome: string, options: { all?: boolean; deleted?: boolean }): RunInfo[] {
   if (options.deleted) return listRuns(runsHome, { deleted: true });
   const current = listRuns(runsHome);
+  applySchedulerStatus(current);
   if (!options.all) return current;
   const deleted = listRuns(runsHome, { deleted: true });
   for (const d of deleted) d.index = 0;
@@ -200,7 +202,11 @@ function formatRuns(runs: RunInfo[]): string {
  * process is on another host names that host (`running (host node-7)`).
  */
 export function statusText(r: RunInfo): string {
+  const ended = r.status === "terminated" || r.status === "error"
+    ? runMeta.slurm.read(r.run)?.end?.state
+    : undefined;
   const notes = [
+    ...(ended === undefined ? [] : [ended.replace(/_/g, " ")]),
     ...(r.host === undefined ? [] : [`host ${r.host}`]),
     ...(r.live === undefined ? [] : ["live"]),
   ];

@@ -2,6 +2,8 @@
  * `runstage show RUN`: a run's meta, status, label, source provenance, config,
  * summary and files.
  */
+import { applySchedulerStatus } from "../slurm/queue.ts";
+import type { RunSlurmJob } from "../run/slurmjob.ts";
 import { Command } from "@commander-js/extra-typings";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -32,6 +34,7 @@ export function showCommand() {
     .option("--json", "print JSON")
     .action(async (spec, options, command) => {
       const info = await namedRun(globalOptions(command), spec);
+      applySchedulerStatus([info]);
       const details = runDetails(info);
       if (options.json) return printJson(details);
       process.stdout.write(formatShow(details));
@@ -55,6 +58,8 @@ function runDetails(info: RunInfo) {
     vcs: vcs ?? null,
     /** The project dir a live run links into; null for a snapshot. */
     live: info.live ?? null,
+    /** Meta `slurm`: the Slurm job the run was submitted as; null for a run started here. */
+    slurm: runMeta.slurm.read(run) ?? null,
     files: (readManifest(run) ?? []).map((e) => ({ type: e.type, digest: e.digest, path: e.path })),
   };
 }
@@ -83,6 +88,7 @@ function formatShow(d: ReturnType<typeof runDetails>): string {
     out += `${title}:\n` + formatTable(entries.map(([k, v]) => [`  ${k}`, String(v)]));
   };
   section("source", sourceFields(d.vcs, d.live, d.metaDir));
+  section("slurm", slurmFields(d.slurm));
   section("config", Object.entries(d.config));
   section("env", Object.entries(d.env));
   if (d.summary) {
@@ -96,6 +102,20 @@ function formatShow(d: ReturnType<typeof runDetails>): string {
       formatTable(d.files.map((f) => [`  ${f.type}`, f.path]));
   }
   return out;
+}
+
+/** The `slurm:` section: the job, where it ran, its log, and how it ended when the run could not say. */
+function slurmFields(job: RunSlurmJob | null): [string, unknown][] {
+  if (!job) return [];
+  const fields: [string, unknown][] = [
+    ["job:", job.jobId ?? `not submitted: sbatch refused: ${job.refused ?? ""}`],
+  ];
+  if (job.partition) fields.push(["partition:", job.partition]);
+  if (job.options.length > 0) fields.push(["options:", job.options.join(" ")]);
+  if (job.node) fields.push(["node:", job.node]);
+  fields.push(["log:", job.log]);
+  if (job.end) fields.push(["ended:", `${job.end.state}: ${job.end.reason}`]);
+  return fields;
 }
 
 /** Changed paths named in `show`; the rest are counted. `--json` has them all. */

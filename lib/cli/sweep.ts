@@ -29,6 +29,9 @@ import {
   withInterrupt,
 } from "./lifecycle.ts";
 import { phaseEchoToTerminal } from "./phaseoutput.ts";
+import type { SlurmOptions } from "../slurm/options.ts";
+import type { Run } from "../run/identity.ts";
+import { submitAndReport } from "./slurm.ts";
 import { progressDisplay } from "./progress.ts";
 import { formatMetric, plural } from "./runs.ts";
 
@@ -43,6 +46,10 @@ export interface SweepOptions {
   parallel?: number;
   source?: string;
   live?: boolean;
+  /** Submit the staged trials to Slurm as one job array (docs/slurm.md). */
+  slurm?: SlurmOptions;
+  /** With `slurm`: wait for the trials to end. */
+  wait?: boolean;
 }
 
 export const SWEEP_HELP = {
@@ -67,6 +74,8 @@ export function wholeNumberOption(option: string, min: number) {
 interface TrialResult {
   trial: Trial;
   name: string;
+  /** The trial's run, once staged. */
+  run?: Run;
   status: string;
   /** Meta summary.json's metrics of a trial that ran. */
   metrics?: Record<string, MetricValue>;
@@ -99,7 +108,9 @@ export async function sweepAction(
         ` skipped: a completed run of the op has the same config\n`,
     );
   }
-  const parallel = options.parallel ?? 1;
+  // On Slurm the trials are staged here, one after another, and the cluster runs them.
+  const parallel = options.slurm ? 1 : options.parallel ?? 1;
+  if (options.slurm) andRun = false;
   // The project is walked once, by the first trial staged; the rest copy what it chose.
   const selectionMemo: SelectionMemo = {};
   const results = await withInterrupt(async (interrupt) => {
@@ -120,6 +131,15 @@ export async function sweepAction(
     return results;
   });
   reportSweep(plan, results);
+  const staged = results.flatMap((r) => r.status === "staged" && r.run ? [r.run] : []);
+  if (options.slurm && staged.length > 0) {
+    const failed = process.exitCode;
+    await submitAndReport(staged, ctx.runsHome, options.slurm, {
+      parallel: options.parallel,
+      wait: options.wait,
+    });
+    if (failed) process.exitCode = failed;
+  }
 }
 
 async function runTrial(
@@ -182,7 +202,7 @@ async function runTrial(
     reportStagingFailure(run, staged.exitCode);
     return { trial, name: run.name, status: "error", exitCode: processExitCode(staged.exitCode) };
   }
-  if (!andRun) return { trial, name: run.name, status: "staged", exitCode: 0 };
+  if (!andRun) return { trial, name: run.name, run, status: "staged", exitCode: 0 };
   const start = { run, files: staged.files, op: staged.op, projectDir: ctx.project.dir, warn };
   let code: number;
   if (parallel) {

@@ -43,6 +43,7 @@ export const OP_ATTRIBUTES = [
   "depends",
   "output-summary",
   "summary",
+  "slurm",
 ] as const;
 
 /**

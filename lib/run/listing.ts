@@ -21,6 +21,7 @@ export type RunStatus =
   | "error"
   | "terminated"
   | "running"
+  | "queued"
   | "staged"
   | "pending"
   | "unknown"
@@ -31,6 +32,7 @@ export const RUN_STATUSES: readonly RunStatus[] = [
   "error",
   "terminated",
   "running",
+  "queued",
   "staged",
   "pending",
   "unknown",

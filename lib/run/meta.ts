@@ -6,6 +6,7 @@
  * (lib/run/manifest.ts), log/files (lib/run/fileslog.ts), captured output
  * (lib/run/output.ts), and meta `live` with `<id>.project` (lib/run/projectdir.ts).
  */
+import { isRunSlurmJob } from "./slurmjob.ts";
 import { mkdirSync } from "node:fs";
 import { timestampMicros } from "./clock.ts";
 import { RunstageError } from "../errors.ts";
@@ -172,6 +173,10 @@ export const runMeta = {
   label: new MetaFile("label", NON_EMPTY_TEXT),
   /** The batch a sweep's trial belongs to; absent for a run that is no trial. */
   batch: new MetaFile("batch.json", jsonCodec(isRunBatch)),
+  /** The Slurm job the run was submitted as (lib/run/slurmjob.ts); absent for a run started here. */
+  slurm: new MetaFile("slurm", jsonCodec(isRunSlurmJob)),
+  /** The Slurm job's batch script, as submitted. */
+  slurmScript: new MetaFile("slurm.sh", TEXT),
 } as const;
 
 /**
