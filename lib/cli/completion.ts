@@ -9,6 +9,7 @@
  * prints an error into a user's command line.
  */
 import { Argument, Command } from "@commander-js/extra-typings";
+import { homedir } from "node:os";
 import process from "node:process";
 import { planConfig } from "../config/config.ts";
 import { selectOp } from "../gagefile/project.ts";
@@ -183,8 +184,13 @@ function readLine(grammar: ProgramGrammar, words: string[]): ReadLine {
 }
 
 function setGlobal(globals: GlobalOptions, option: string, value: string): void {
-  if (option === "-C" || option === "--project") globals.project = value;
-  if (option === "--runs") globals.runs = value;
+  if (option === "-C" || option === "--project") globals.project = expandHome(value);
+  if (option === "--runs") globals.runs = expandHome(value);
+}
+
+/** `~` and `~/...`, which the shell expands only when the command runs: not yet. */
+function expandHome(path: string): string {
+  return path === "~" || path.startsWith("~/") ? homedir() + path.slice(1) : path;
 }
 
 function splitAt(text: string, separator: string): [string, string | undefined] {

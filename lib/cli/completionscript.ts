@@ -144,7 +144,7 @@ ${fn}() {
   return 0
 }
 
-if [[ \${funcstack[1]-} == ${fn} ]]; then
+if [[ \${zsh_eval_context[-1]-} == loadautofunc ]]; then
   # Autoloaded from $fpath (a file ${fn}): this first call completes too.
   ${fn} "$@"
 else

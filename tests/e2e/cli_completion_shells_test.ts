@@ -13,7 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { runName } from "../../lib/run/identity.ts";
-import { cliFor, runstageCommand } from "../support/cli.ts";
+import { cliFor, ok, rows, runstageCommand } from "../support/cli.ts";
 import { withProject, withTempDir, writeTree } from "../support/fixtures.ts";
 
 const GAGE = `
@@ -47,12 +47,26 @@ async function haveShell(shell: string): Promise<boolean> {
   return false;
 }
 
+/**
+ * Deno's cache, for a runstage run from source under the HOME a test gives the
+ * shell: else Deno starts a new cache there, slowly, for every run.
+ */
+async function denoDir(): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json"],
+    stdout: "piped",
+  }).output();
+  return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir;
+}
+
 /** Where the shells run: a project with one run made, and a `runstage` on PATH. */
 interface World {
   project: string;
   runsHome: string;
   /** The name of the run made. */
   name: string;
+  /** The command names, as `__complete` lists them (more come as runstage grows). */
+  commands: string[];
   /** A temp dir, first on PATH, holding `runstage`. */
   bin: string;
   env: Record<string, string>;
@@ -63,13 +77,15 @@ async function withWorld(fn: (world: World) => Promise<void>): Promise<void> {
     const r = await cliFor(project, runsHome)("run", "prepare");
     assert.equal(r.code, 0, r.stderr);
     const name = runName(/\(([0-9a-f-]{36})\)/.exec(r.stderr)![1]);
+    const commands = rows(await ok(cliFor(project, runsHome)("__complete", "--", "")));
+    for (const c of ["stage", "start", "completion"]) assert.ok(commands.includes(c), c);
     await withTempDir(async (bin) => {
       const [cmd, args] = runstageCommand([]);
-      await Deno.writeTextFile(
-        `${bin}/runstage`,
-        `#!/bin/sh\nGAGE_RUNS=${sq(runsHome)} exec ${[cmd, ...args].map(sq).join(" ")} "$@"\n`,
-        { mode: 0o755 },
-      );
+      const exec = [cmd, ...args].map(sq).join(" ");
+      const vars = `DENO_DIR=${sq(await denoDir())} GAGE_RUNS=${sq(runsHome)}`;
+      await Deno.writeTextFile(`${bin}/runstage`, `#!/bin/sh\n${vars} exec ${exec} "$@"\n`, {
+        mode: 0o755,
+      });
       // A second project, in a dir whose name must be quoted on a command line.
       await writeTree(`${bin}/other project`, { "gage.toml": "[evaluate]\nexec = 'true'\n" });
       const env = {
@@ -79,17 +95,18 @@ async function withWorld(fn: (world: World) => Promise<void>): Promise<void> {
         XDG_DATA_HOME: `${bin}/.local/share`,
         NO_COLOR: "1",
       };
-      await fn({ project, runsHome, name, bin, env });
+      await fn({ project, runsHome, name, commands, bin, env });
     });
   });
 }
 
 /** What Tab offers after each LINE (exact, sorted), in the project dir. */
-function cases({ name, runsHome, bin }: World): [string, string[]][] {
+function cases({ name, commands, runsHome, bin }: World): [string, string[]][] {
   const prefix = name.slice(0, 3);
+  const starting = (text: string) => commands.filter((c) => c.startsWith(text)).sort();
   return [
-    ["runstage st", ["stage", "start"]],
-    ["runstage c", ["cat", "check", "compare", "completion"]],
+    ["runstage st", starting("st")], // stage, start
+    ["runstage c", starting("c")], // completion among them
     ["runstage __", []],
     ["runstage --ru", ["--runs"]],
     ["runstage runs --w", ["--where"]],
@@ -108,6 +125,8 @@ function cases({ name, runsHome, bin }: World): [string, string[]][] {
     [`runstage -C ${sq(`${bin}/other project`)} run e`, ["evaluate"]],
     [`runstage -C ${bin}/other\\ project run e`, ["evaluate"]],
     [`runstage show '${prefix}`, [name]],
+    // Nor is a ~ expanded yet (HOME is bin).
+    ["runstage -C ~/other\\ project run e", ["evaluate"]],
     // No candidates from runstage: a file name, as for any command.
     ["runstage export -o con", ["conf.json"]],
   ];
@@ -175,40 +194,63 @@ async function zshComplete(world: World, load: string, line: string): Promise<Zs
   });
 }
 
+/** compinit, then the script loaded as the README says. */
 const ZSH_EVAL = `autoload -Uz compinit && compinit -u -D
 eval "$(runstage completion zsh)"`;
+
+/** The zsh script, written to DIR/_runstage as one would install it in $fpath. */
+async function zshScriptIn(world: World, dir: string): Promise<string> {
+  const text = await ok(cliFor(world.project, world.runsHome)("completion", "zsh"));
+  await writeTree(dir, { _runstage: text });
+  return `${dir}/_runstage`;
+}
 
 Deno.test("completion zsh: commands, options, op names, flag names, run names, files", async () => {
   if (!await haveShell("zsh")) return;
   await withWorld(async (world) => {
+    // Sourced from a file here, as runstage needs not print it for each of the lines.
+    const script = await zshScriptIn(world, `${world.bin}/zsh`);
+    const load = `autoload -Uz compinit && compinit -u -D\nsource ${sq(script)}`;
     const all = cases(world);
-    const got = await Promise.all(
-      all.map(async ([line]) => [line, (await zshComplete(world, ZSH_EVAL, line)).candidates]),
+    // Settled, all of them, before the world is removed under them.
+    const settled = await Promise.allSettled(
+      all.map(async ([line]) => [line, (await zshComplete(world, load, line)).candidates]),
     );
+    const got = settled.map((s) => {
+      if (s.status === "rejected") throw s.reason;
+      return s.value;
+    });
     assert.deepEqual(Object.fromEntries(got), Object.fromEntries(all));
-    // One candidate is put in the line: a command with a space after it, a flag name without.
-    const buffer = async (line: string) => (await zshComplete(world, ZSH_EVAL, line)).buffer;
-    assert.equal(await buffer("runstage sh"), "runstage show ");
-    assert.equal(await buffer("runstage run train l"), "runstage run train lr=");
-    assert.equal(
-      await buffer(`runstage show ${world.name.slice(0, 3)}`),
-      `runstage show ${world.name} `,
-    );
   });
 });
 
-Deno.test("completion zsh: the script as _runstage in $fpath completes from the first Tab", async () => {
+Deno.test("completion zsh: eval as the README says; one candidate goes into the line", async () => {
   if (!await haveShell("zsh")) return;
   await withWorld(async (world) => {
-    const load = `mkdir -p ${sq(`${world.bin}/fpath`)}
-runstage completion zsh > ${sq(`${world.bin}/fpath/_runstage`)}
-fpath=(${sq(`${world.bin}/fpath`)} $fpath)
-autoload -Uz compinit && compinit -u -D`;
-    assert.deepEqual((await zshComplete(world, load, "runstage st")).candidates, [
-      "stage",
-      "start",
-    ]);
-    assert.deepEqual((await zshComplete(world, load, "runstage run tr")).candidates, ["train"]);
+    const buffer = async (line: string) => (await zshComplete(world, ZSH_EVAL, line)).buffer;
+    // A command with a space after it, a flag name without: its value comes next.
+    assert.equal(await buffer("runstage sh"), "runstage show ");
+    assert.equal(await buffer("runstage run train l"), "runstage run train lr=");
+    const prefix = world.name.slice(0, 3);
+    assert.equal(await buffer(`runstage show ${prefix}`), `runstage show ${world.name} `);
+    assert.equal(await buffer(`runstage show '${prefix}`), `runstage show '${world.name}' `);
+  });
+});
+
+Deno.test("completion zsh: as _runstage in $fpath it completes from the first Tab", async () => {
+  if (!await haveShell("zsh")) return;
+  await withWorld(async (world) => {
+    const dir = `${world.bin}/site-functions`;
+    await zshScriptIn(world, dir);
+    const candidates = async (load: string, line: string) =>
+      (await zshComplete(world, load, line)).candidates;
+    const fpath = `fpath=(${sq(dir)} $fpath)\nautoload -Uz compinit && compinit -u -D`;
+    assert.deepEqual(await candidates(fpath, "runstage sh"), ["show"]);
+    assert.deepEqual(await candidates(fpath, "runstage run tr"), ["train"]);
+    // Sourced by its file name, it only registers itself, as eval does.
+    const sourced = `autoload -Uz compinit && compinit -u -D
+cd ${sq(dir)} && source _runstage && cd ${sq(world.project)}`;
+    assert.deepEqual(await candidates(sourced, "runstage run tr"), ["train"]);
   });
 });
 

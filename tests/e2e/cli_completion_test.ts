@@ -23,14 +23,26 @@ const FILES = { "gage.toml": GAGE, "conf.json": '{"lr": 0.1, "epochs": 3}\n' };
 /** A shell word, single-quoted. */
 const sq = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
 
+/**
+ * Deno's cache, for a runstage run from source under the HOME a test gives the
+ * shell: else Deno starts a new cache there, slowly, for every run.
+ */
+async function denoDir(): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json"],
+    stdout: "piped",
+  }).output();
+  return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir;
+}
+
 /** A `runstage` on PATH, as a user's shell finds it, running the CLI under test. */
 async function runstageOnPath(bin: string, runsHome: string): Promise<void> {
   const [cmd, args] = runstageCommand([]);
-  await Deno.writeTextFile(
-    `${bin}/runstage`,
-    `#!/bin/sh\nGAGE_RUNS=${sq(runsHome)} exec ${[cmd, ...args].map(sq).join(" ")} "$@"\n`,
-    { mode: 0o755 },
-  );
+  const exec = [cmd, ...args].map(sq).join(" ");
+  const vars = `DENO_DIR=${sq(await denoDir())} GAGE_RUNS=${sq(runsHome)}`;
+  await Deno.writeTextFile(`${bin}/runstage`, `#!/bin/sh\n${vars} exec ${exec} "$@"\n`, {
+    mode: 0o755,
+  });
 }
 
 /** COMPREPLY of the script's function for `words` (the last one being completed). */
@@ -42,7 +54,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
   const out = await new Deno.Command("bash", {
     args: ["-c", program],
     cwd,
-    env: { PATH: `${bin}:${Deno.env.get("PATH")}` },
+    env: { PATH: `${bin}:${Deno.env.get("PATH")}`, HOME: bin },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -91,6 +103,8 @@ Deno.test("completion bash: commands, options, op names, flag names and run name
       await writeTree(`${bin}/other project`, { "gage.toml": "[evaluate]\nexec = 'true'\n" });
       assert.deepEqual(await complete("-C", sq(`${bin}/other project`), "run", "e"), ["evaluate"]);
       assert.deepEqual(await complete("-C", `${bin}/other\\ project`, "run", "e"), ["evaluate"]);
+      // Nor is a ~ expanded yet (HOME is bin).
+      assert.deepEqual(await complete("-C", "~/other\\ project", "run", "e"), ["evaluate"]);
     });
   });
 });
