@@ -1,7 +1,8 @@
 /**
  * `runstage cat [RUN] PATH` and `runstage cat [RUN] --output [PHASE]`: a file of
  * a run dir, or the captured output of one of its phases, byte for byte; RUN
- * left out is the latest run.
+ * left out is the latest run. `--follow` streams the output as it grows, a
+ * run's here or on a Slurm node, and ends when the run ends.
  */
 import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { createReadStream, statSync } from "node:fs";
@@ -15,6 +16,9 @@ import type { Run } from "../run/identity.ts";
 import { runDirPath } from "../run/rundirpath.ts";
 import { globalOptions, namedRun, OPTIONAL_RUN_HELP } from "./context.ts";
 import { RUN_SPEC_HELP } from "./runs.ts";
+import type { RunInfo } from "../run/listing.ts";
+import { runMeta } from "../run/meta.ts";
+import { applySchedulerStatus } from "../slurm/queue.ts";
 
 const PHASE_NAMES = PHASES.map((p) => p.name).join(", ");
 /** The phase whose output a user wants most: the op's own. */
@@ -36,6 +40,7 @@ export function catCommand() {
       `print a phase's output: ${PHASE_NAMES}, an alias, or its file (40_run); default run`,
       parsePhase,
     )
+    .option("--follow", "with --output: keep printing the output as it grows, until the run ends")
     .action(async (first, second, options, command) => {
       // One argument without --output is a PATH of the latest run: `cat RUN` alone means nothing.
       const [spec, path] = second === undefined && options.output === undefined
@@ -47,7 +52,15 @@ export function catCommand() {
       if (path === undefined && options.output === undefined) {
         throw new UsageError("cat needs a PATH in the run dir, or --output [PHASE]");
       }
-      const { run } = await namedRun(globalOptions(command), spec);
+      if (options.follow && options.output === undefined) {
+        throw new UsageError("--follow goes with --output: add --output [PHASE]");
+      }
+      const info = await namedRun(globalOptions(command), spec);
+      const run = info.run;
+      if (options.follow) {
+        const phase = options.output === true ? RUN_PHASE : options.output!;
+        return await followOutput(info, join(run.metaDir, "output", phase.output));
+      }
       const file = path !== undefined
         ? runDirFile(run, path)
         : outputFile(run, options.output === true ? RUN_PHASE : options.output!);
@@ -98,9 +111,49 @@ function isFile(path: string): boolean {
   }
 }
 
-/** Streams the file to stdout: a run's files can be far bigger than memory. */
-async function printFile(path: string): Promise<void> {
-  for await (const chunk of createReadStream(path)) {
+/** Streams the file (or bytes start..end of it) to stdout: a run's files can be far bigger than memory. */
+async function printFile(path: string, start?: number, end?: number): Promise<void> {
+  for await (const chunk of createReadStream(path, { start, end })) {
     if (!process.stdout.write(chunk as Uint8Array)) await once(process.stdout, "drain");
+  }
+}
+
+/** How often --follow looks for more output. */
+const FOLLOW_POLL_MS = 200;
+/** How often --follow asks Slurm whether a run's job is still there. */
+const SCHEDULER_POLL_MS = 5000;
+
+/**
+ * Prints the output file as it grows, from its start, until the run has
+ * ended and all of it is printed. The file may not be there yet (a queued
+ * run). A run whose Slurm job left the queue without finalizing it is
+ * finalized by the scheduler check (lib/slurm/queue.ts), which ends this.
+ */
+async function followOutput(info: RunInfo, path: string): Promise<void> {
+  let offset = 0;
+  let asked = Date.now();
+  while (true) {
+    // Whether it had ended before this read: then this read is the last one needed.
+    const ended = runMeta.exit.exists(info.run);
+    const size = fileSize(path);
+    if (size > offset) {
+      await printFile(path, offset, size - 1);
+      offset = size;
+      continue;
+    }
+    if (ended) return;
+    if (Date.now() - asked > SCHEDULER_POLL_MS) {
+      applySchedulerStatus([info]);
+      asked = Date.now();
+    }
+    await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
+  }
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
   }
 }

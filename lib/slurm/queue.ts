@@ -146,8 +146,8 @@ export function jobEnd(
   if (entry === undefined) {
     return {
       state: "left_queue",
-      reason: `left the queue ${when}, without finalizing it (cancelled or removed outside` +
-        " runstage; Slurm keeps no accounting here to say which)",
+      reason: `left the queue ${when} without finalizing it (cancelled or removed outside` +
+        " runstage; this cluster keeps no accounting to say which)",
       at,
     };
   }
@@ -164,8 +164,10 @@ export function jobEnd(
     completed: "completed",
   };
   const what = words[state] ?? `ended as ${entry.state}`;
-  const reason = entry.reason ? ` (${entry.reason})` : "";
-  return { state, reason: `${what} ${when}${reason}, without finalizing it`, at };
+  // A cancelled job's reason is the last one it waited for (BeginTime, Priority): no help.
+  const reason = entry.reason && state !== "cancelled" ? ` (${entry.reason})` : "";
+  const unfinished = started ? ", and the run could not finalize itself" : "";
+  return { state, reason: `${what} ${when}${reason}${unfinished}`, at };
 }
 
 /** The job's final state from sacct, when the cluster keeps accounting. */
