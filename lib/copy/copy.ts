@@ -9,13 +9,16 @@
  * With a digest cache (digests.ts), a file whose digest it vouches for is
  * copied without hashing: a small one by the kernel (copyFile), a big one by
  * the same direct-I/O pipeline with its hashing off. Its source is stat'ed
- * again after the copy; changed meanwhile, it is copied again and hashed.
+ * again after the copy; changed meanwhile, it is copied again and hashed. The
+ * cache's key for a file is the stamp selection took (vouch.ts): with an empty
+ * cache, as in a first staging, the copy stats no file for it.
  */
 import { copyFileSync, mkdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { ChunkRing } from "./chunkring.ts";
-import { type DigestCache, type FileStamp, fileStamp, sameStamp } from "./digests.ts";
+import type { DigestCache, SelectedStamp } from "./digests.ts";
+import { CacheUse } from "./vouch.ts";
 import { RunInterrupted } from "../interrupt.ts";
 import { mtimeMicros } from "../run/fileslog.ts";
 import {
@@ -35,6 +38,11 @@ export interface FileToCopy {
   src: string;
   size: number;
   mode: number;
+  /**
+   * The file's stat when it was selected, the digest cache's key for it (no
+   * second stat); without one, the copy stats the file when it uses a cache.
+   */
+  stamp?: SelectedStamp;
 }
 
 export interface CopiedFile {
@@ -109,26 +117,10 @@ export async function copySourceFiles(
   makeParentDirs(files, runDir);
   const tally = new CopyTally(onProgress);
   const copied: CopiedFile[] = [];
-  const cache = options.digests;
-  cache?.startStaging();
-  const stamps = new Map<FileToCopy, FileStamp>();
-  const knownDigests = new Map<FileToCopy, string>();
-  for (const file of files) {
-    const stamp = cache && fileStamp(file.src);
-    const digest = stamp && cache.digestOf(stamp);
-    if (stamp) stamps.set(file, stamp);
-    if (digest) knownDigests.set(file, digest);
-  }
-  /** Whether a file copied on the cache's word was left alone while it copied. */
-  const unchanged = (file: FileToCopy) => {
-    const now = fileStamp(file.src);
-    if (now && sameStamp(now, stamps.get(file)!)) return true;
-    stamps.delete(file); // its new digest is not the old stamp's
-    return false;
-  };
+  const cache = options.digests && new CacheUse(options.digests, files);
+  const known = (file: FileToCopy) => cache?.knownDigest(file);
   const done = (file: FileToCopy, result: CopyResult) => {
-    const stamp = stamps.get(file);
-    if (stamp) cache!.record(stamp, result.digest);
+    cache?.copied(file, result.digest, result.size);
     copied.push({
       path: file.path,
       digest: result.digest,
@@ -146,17 +138,17 @@ export async function copySourceFiles(
   });
   // Biggest first: the biggest file is the critical path.
   const big = files.filter((f) => f.size >= DIRECT_IO_FROM).sort((a, b) => b.size - a.size);
-  const small = files.filter((f) => f.size < DIRECT_IO_FROM && !knownDigests.has(f));
-  const knownSmall = files.filter((f) => f.size < DIRECT_IO_FROM && knownDigests.has(f));
+  const small = files.filter((f) => f.size < DIRECT_IO_FROM && !known(f));
+  const knownSmall = files.filter((f) => f.size < DIRECT_IO_FROM && known(f));
   /**
    * A big file the cache vouches for is copied as any other, direct writes
    * included, but not hashed; changed meanwhile, it is copied again, hashed.
    */
   const copyBig = async (f: FileToCopy, copy: (job: CopyJob) => Promise<CopyResult>) => {
-    const digest = knownDigests.get(f);
+    const digest = known(f);
     if (digest === undefined) return done(f, await copy(job(f)));
     const result = await copy({ ...job(f), hash: false });
-    done(f, unchanged(f) ? { ...result, digest } : await copy(job(f)));
+    done(f, cache!.unchanged(f) ? { ...result, digest } : await copy(job(f)));
   };
   const starting = big.length > 0 && options.workers !== false
     ? BigFilePipeline.start()
@@ -174,13 +166,14 @@ export async function copySourceFiles(
     const copyKnown = (f: FileToCopy) => {
       const dst = job(f).dst;
       copyFileSync(f.src, dst);
-      if (!unchanged(f)) return done(f, copySmallFile(job(f), buffer, umask));
-      const size = Number(stamps.get(f)!.size);
-      done(f, { digest: knownDigests.get(f)!, size, mtimeMs: statSync(dst).mtimeMs });
+      if (!cache!.unchanged(f)) return done(f, copySmallFile(job(f), buffer, umask));
+      const { size, mtimeMs } = statSync(dst);
+      done(f, { digest: known(f)!, size, mtimeMs });
     };
     await eachInSlices(knownSmall, copyKnown, options.signal);
     await eachInSlices(small, (f) => done(f, copySmallFile(job(f), buffer, umask)), options.signal);
     await bigDone;
+    cache?.finish();
   } finally {
     tally.stop();
     (await starting)?.close();

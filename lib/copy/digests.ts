@@ -16,14 +16,15 @@
  * file's mtime and ctime are both strictly older than the stamp's, compared at
  * the resolution both come in: any later change then gives a ctime at or past
  * the stamp, which no recorded entry has. Racy files are simply hashed again
- * next time.
+ * next time. A file's own stamp may be older than the marker (selection's stat,
+ * vouch.ts): the rule needs only the file read after the marker is written.
  *
  * The cache is a hint, never evidence: `verify` never reads it. A missing,
  * corrupt or foreign-version file reads as empty; it is written to a temp file
  * and renamed, and holds at most MAX_ENTRIES (the newest kept).
  */
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { fstatSync, statSync, writeSync } from "node:fs";
+import { type BigIntStats, closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { fstatSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
 
@@ -41,11 +42,25 @@ export interface FileStamp {
   ctimeNs: bigint;
 }
 
+/**
+ * A file's stamp as selection took it (lib/source/select.ts), with the dev and
+ * ino of the dir it was listed in, stat'ed before the listing: the copy checks
+ * that its path still leads to that dir before recording (vouch.ts).
+ */
+export interface SelectedStamp extends FileStamp {
+  dirDev: bigint;
+  dirIno: bigint;
+}
+
+/** The stamp in a file's bigint stats. */
+export function stampOf(s: BigIntStats): FileStamp {
+  return { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs };
+}
+
 /** The file's stamp, or undefined when it cannot be stat'ed (the copy reports that). */
 export function fileStamp(path: string): FileStamp | undefined {
   try {
-    const s = statSync(path, { bigint: true });
-    return { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs };
+    return stampOf(statSync(path, { bigint: true }));
   } catch {
     return undefined;
   }

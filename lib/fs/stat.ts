@@ -7,13 +7,26 @@
  * in Deno a sync stat costs about a third of an async one (measured on 6,000
  * files). Walks yield to the event loop between dirs instead (see walk.ts).
  */
-import { lstatSync, realpathSync, type Stats, statSync } from "node:fs";
+import { type BigIntStats, lstatSync, realpathSync, type Stats, statSync } from "node:fs";
 import { resolve } from "node:path";
 
 /** The stats of what `path` names, through links; undefined when there is nothing. */
 export function statOrUndefined(path: string): Stats | undefined {
   try {
     return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The stats of what `path` names, through links, with bigint fields: exact
+ * inode numbers and nanosecond times (a digest cache key needs them), at the
+ * cost of a number stat in Deno (about 5 µs either way, 6,000 files).
+ */
+export function bigStatOrUndefined(path: string): BigIntStats | undefined {
+  try {
+    return statSync(path, { bigint: true });
   } catch {
     return undefined;
   }

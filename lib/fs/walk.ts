@@ -26,9 +26,12 @@
  *
  * Metadata calls are synchronous: in Deno a sync stat costs about a third of an
  * async one, and a walk has nothing else to do meanwhile; the yields between
- * dirs keep the process responsive.
+ * dirs keep the process responsive. Stats are bigint ones (exact inode numbers
+ * and nanosecond times, for the digest cache's key: lib/copy/digests.ts); in
+ * Deno they cost what number ones do, 5 µs a file, so the copy need not stat
+ * each file a second time for its key (36 ms of a 1.1 s staging of 6,000 files).
  */
-import { type Dirent, readdirSync, type Stats } from "node:fs";
+import { type BigIntStats, type Dirent, readdirSync } from "node:fs";
 import { join, sep } from "node:path";
 import { setImmediate } from "node:timers";
 import { RunstageError } from "../errors.ts";
@@ -36,7 +39,7 @@ import { checkAborted } from "../interrupt.ts";
 import { isUndecodableName } from "./names.ts";
 import { comparePaths } from "./pathorder.ts";
 import { quotePath } from "./quote.ts";
-import { realPathOrUndefined, statOrUndefined } from "./stat.ts";
+import { bigStatOrUndefined, realPathOrUndefined } from "./stat.ts";
 
 /**
  * How many entries (a dir read counts as one) a walk handles between yields to
@@ -63,7 +66,7 @@ export interface WalkEntry {
   /** Where it really is, every link resolved; undefined for `broken` and `link`. */
   real?: string;
   /** A file's stats (its target's, for a link): always for links, with `statFiles` for the rest. */
-  stats?: Stats;
+  stats?: BigIntStats;
 }
 
 export interface WalkedDir {
@@ -74,6 +77,8 @@ export interface WalkedDir {
   rel: string;
   /** In path order. */
   entries: WalkEntry[];
+  /** With `statDirs`: the dir's stats (through links) taken just before it was read. */
+  stats?: BigIntStats;
 }
 
 /** What came of a `descend`: read and visited, or why not. */
@@ -96,6 +101,11 @@ export interface WalkOptions {
   skipNames?: string[];
   /** Stat plain files too, for their size and mode; links are always statted. */
   statFiles?: boolean;
+  /**
+   * Stat each dir just before reading it: its dev and ino say later whether
+   * its path still leads to the dir that was read (lib/copy/vouch.ts).
+   */
+  statDirs?: boolean;
   signal?: AbortSignal;
   /** Called with each dir's path just before it is read: a hook for tests and progress. */
   onDirRead?: (rel: string) => void;
@@ -127,12 +137,13 @@ class TreeWalk {
   async walk(dir: DirRef, chain: string[]): Promise<void> {
     await this.#checkpoint();
     if (this.#isExcluded(dir.real)) return;
+    const stats = this.options.statDirs ? bigStatOrUndefined(dir.abs) : undefined;
     const dirents = this.#read(dir);
     if (!dirents) return;
     const entries = this.#entries(dir, dirents);
     this.#sinceYield += entries.length + 1;
     const descend: Descend = async (entry) => await this.#descend(entry, chain);
-    await this.options.visit({ ...dir, entries }, descend);
+    await this.options.visit({ ...dir, entries, stats }, descend);
   }
 
   async #descend(entry: WalkEntry, chain: string[]): Promise<Descent> {
@@ -198,7 +209,7 @@ class TreeWalk {
     if (d.isDirectory()) return { name, rel, abs, kind: "dir", link: false, real };
     if (d.isFile()) {
       if (!this.options.statFiles) return { name, rel, abs, kind: "file", link: false, real };
-      const stats = statOrUndefined(abs);
+      const stats = bigStatOrUndefined(abs);
       return stats && { name, rel, abs, kind: "file", link: false, real, stats };
     }
     if (!d.isSymbolicLink()) return { name, rel, abs, kind: "other", link: false, real };
@@ -208,7 +219,7 @@ class TreeWalk {
 }
 
 function followLink(name: string, rel: string, abs: string): WalkEntry {
-  const stats = statOrUndefined(abs);
+  const stats = bigStatOrUndefined(abs);
   const real = stats && realPathOrUndefined(abs);
   if (!stats || !real) return { name, rel, abs, kind: "broken", link: true };
   const kind = stats.isDirectory() ? "dir" : stats.isFile() ? "file" : "other";

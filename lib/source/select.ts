@@ -71,8 +71,10 @@
  * full rule reads no content), then size, then text/binary. Files dropped by an
  * exclude rule, or matched by no glob, are not left out.
  */
+import type { BigIntStats } from "node:fs";
 import { realpath } from "node:fs/promises";
 import { resolve } from "node:path";
+import { type SelectedStamp, stampOf } from "../copy/digests.ts";
 import { NOT_UTF8 } from "../fs/names.ts";
 import { quotePath } from "../fs/quote.ts";
 import { realPathOrResolved } from "../fs/stat.ts";
@@ -100,6 +102,11 @@ export interface SourceFile {
   size: number;
   /** Permission bits, the exec bits included. */
   mode: number;
+  /**
+   * Its stat when selected, the digest cache's key (lib/copy/vouch.ts), so the
+   * copy need not stat it again; none for a link, whose target may change.
+   */
+  stamp?: SelectedStamp;
 }
 
 export interface LeftOut {
@@ -152,6 +159,7 @@ export async function selectSourcecode(
   await walkTree(abs, {
     links: "follow",
     statFiles: true,
+    statDirs: true,
     skipNames: [".git"],
     unreadable: "warn",
     warn: (message) => walk.warnings.push(message),
@@ -215,7 +223,7 @@ class SourceWalk {
         // Git sees a link as a file, whatever it points to.
         !this.git?.matcher.isIgnored(levels, e.rel, e.kind === "dir" && !e.link)
       );
-      const entries = await Promise.all(considered.map((e) => this.#classify(e)));
+      const entries = await Promise.all(considered.map((e) => this.#classify(e, dir.stats)));
       // The walker lists a dir as "name/", so in this order files come in byte
       // order of their whole paths, which is also the order max-matches counts in.
       for (const entry of entries) {
@@ -251,7 +259,7 @@ class SourceWalk {
     }
   }
 
-  async #classify(entry: WalkEntry): Promise<Entry> {
+  async #classify(entry: WalkEntry, dirStats?: BigIntStats): Promise<Entry> {
     if (entry.kind === "dir") {
       // A dir no include rule can match anything in is not even looked at.
       if (!this.#reachable(entry.rel)) return { kind: "skipped" };
@@ -259,7 +267,11 @@ class SourceWalk {
     }
     if (entry.kind === "file" && entry.stats) {
       const { rel, abs, stats } = entry;
-      const file: SourceFile = { path: rel, src: abs, size: stats.size, mode: stats.mode & 0o7777 };
+      const size = Number(stats.size);
+      const file: SourceFile = { path: rel, src: abs, size, mode: Number(stats.mode) & 0o7777 };
+      if (!entry.link && dirStats) {
+        file.stamp = { ...stampOf(stats), dirDev: dirStats.dev, dirIno: dirStats.ino };
+      }
       try {
         const outcomes = await this.#fileOutcomes(file, this.#leavesProject(entry));
         return { kind: "file", entry, file, outcomes };

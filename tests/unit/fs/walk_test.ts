@@ -73,7 +73,7 @@ Deno.test("walkTree: links followed report their target, or are reported as link
     assert.equal(byName.dirlink.kind, "dir");
     assert.equal(byName.dirlink.real, join(root, "real"));
     assert.equal(byName.filelink.kind, "file");
-    assert.equal(byName.filelink.stats?.size, 5);
+    assert.equal(byName.filelink.stats?.size, 5n);
     assert.equal(byName.broken.kind, "broken");
 
     const followed = await walkAll(root, { links: "follow" });
@@ -112,10 +112,10 @@ Deno.test("walkTree: excluded dirs and skipped names are never read", async () =
   });
 });
 
-Deno.test("walkTree: statFiles gives plain files their stats", async () => {
+Deno.test("walkTree: statFiles gives plain files their stats (bigint: the digest cache's key)", async () => {
   await withTempDir(async (root) => {
     await writeTree(root, { "a.txt": "abc" });
-    const sizes: (number | undefined)[] = [];
+    const sizes: (bigint | undefined)[] = [];
     for (const statFiles of [false, true]) {
       await walkTree(root, {
         links: "follow",
@@ -124,7 +124,42 @@ Deno.test("walkTree: statFiles gives plain files their stats", async () => {
         visit: (dir) => void sizes.push(dir.entries[0].stats?.size),
       });
     }
-    assert.deepEqual(sizes, [undefined, 3]);
+    assert.deepEqual(sizes, [undefined, 3n]);
+    const a = await Deno.stat(join(root, "a.txt"));
+    await walkTree(root, {
+      links: "follow",
+      unreadable: "error",
+      statFiles: true,
+      visit: (dir) => {
+        const stats = dir.entries[0].stats!;
+        assert.equal(stats.ino, BigInt(a.ino!));
+        assert.equal(stats.mtimeNs / 1_000_000n, BigInt(a.mtime!.getTime()));
+      },
+    });
+  });
+});
+
+Deno.test("walkTree: statDirs gives each dir read its own stats, through links", async () => {
+  await withTempDir(async (root) => {
+    await writeTree(root, { "sub/a.txt": "" });
+    await Deno.symlink("sub", join(root, "sublink"));
+    const inodes = new Map<string, bigint | undefined>();
+    for (const statDirs of [false, true]) {
+      await walkTree(root, {
+        links: "follow",
+        unreadable: "error",
+        statDirs,
+        visit: async (dir, descend) => {
+          inodes.set(`${statDirs} ${dir.rel}`, dir.stats?.ino);
+          for (const e of dir.entries) await descend(e);
+        },
+      });
+    }
+    const sub = BigInt((await Deno.stat(join(root, "sub"))).ino!);
+    assert.equal(inodes.get("false sub"), undefined);
+    assert.equal(inodes.get("true "), BigInt((await Deno.stat(root)).ino!));
+    assert.equal(inodes.get("true sub"), sub);
+    assert.equal(inodes.get("true sublink"), sub);
   });
 });
 
