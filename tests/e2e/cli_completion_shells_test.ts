@@ -254,40 +254,65 @@ cd ${sq(dir)} && source _runstage && cd ${sq(world.project)}`;
   });
 });
 
-/** Loads the script as the README says, then prints `@@ LINE` and `complete -C LINE` for each. */
-const FISH_DRIVER = `runstage completion fish | source
+/** Prints `@@ LINE` and `complete -C LINE` for each LINE, after `load`. */
+const fishDriver = (load: string) =>
+  `${load}
 for line in $argv
     echo "@@ $line"
     complete -C $line
 end
 `;
 
+/** What fish's Tab offers after each of `lines`, the script loaded by `load` (fish code). */
+async function fishComplete(
+  world: World,
+  load: string,
+  lines: string[],
+  options: string[] = [],
+): Promise<Record<string, string[]>> {
+  const driver = `${world.bin}/driver.fish`;
+  await Deno.writeTextFile(driver, fishDriver(load));
+  const run = await new Deno.Command("fish", {
+    args: [...options, driver, ...lines],
+    cwd: world.project,
+    env: world.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+  }).output();
+  const stderr = new TextDecoder().decode(run.stderr);
+  assert.equal(run.code, 0, stderr);
+  assert.equal(stderr, "", "fish wrote errors");
+  // `@@ LINE`, then one `CANDIDATE<Tab>DESCRIPTION` a line.
+  const offered: Record<string, string[]> = {};
+  let current: string[] = [];
+  for (const out of new TextDecoder().decode(run.stdout).split("\n")) {
+    if (out.startsWith("@@ ")) offered[out.slice(3)] = current = [];
+    else if (out !== "") current.push(out.split("\t")[0]);
+  }
+  for (const candidates of Object.values(offered)) candidates.sort();
+  return offered;
+}
+
 Deno.test("completion fish: commands, options, op names, flag names, run names, files", async () => {
   if (!await haveShell("fish")) return;
   await withWorld(async (world) => {
-    const driver = `${world.bin}/driver.fish`;
-    await Deno.writeTextFile(driver, FISH_DRIVER);
     const all = cases(world);
-    const run = await new Deno.Command("fish", {
-      args: ["--no-config", driver, ...all.map(([line]) => line)],
-      cwd: world.project,
-      env: world.env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    }).output();
-    const stderr = new TextDecoder().decode(run.stderr);
-    assert.equal(run.code, 0, stderr);
-    assert.equal(stderr, "", "fish wrote errors");
-    // `@@ LINE`, then one `CANDIDATE<Tab>DESCRIPTION` a line.
-    const offered = new Map<string, string[]>();
-    let current: string[] = [];
-    for (const out of new TextDecoder().decode(run.stdout).split("\n")) {
-      if (out.startsWith("@@ ")) offered.set(out.slice(3), current = []);
-      else if (out !== "") current.push(out.split("\t")[0]);
-    }
-    for (const candidates of offered.values()) candidates.sort();
-    assert.deepEqual(Object.fromEntries(offered), Object.fromEntries(all));
+    // Loaded as the README says; no config of the machine's.
+    const load = "runstage completion fish | source";
+    const offered = await fishComplete(world, load, all.map(([line]) => line), ["--no-config"]);
+    assert.deepEqual(offered, Object.fromEntries(all));
+  });
+});
+
+Deno.test("completion fish: saved in ~/.config/fish/completions it loads on first use", async () => {
+  if (!await haveShell("fish")) return;
+  await withWorld(async (world) => {
+    const text = await ok(cliFor(world.project, world.runsHome)("completion", "fish"));
+    await writeTree(`${world.env.XDG_CONFIG_HOME}/fish/completions`, { "runstage.fish": text });
+    // fish with its config (XDG_CONFIG_HOME is in bin), the script not sourced.
+    const offered = await fishComplete(world, "", ["runstage sh", "runstage run tr"]);
+    assert.deepEqual(offered, { "runstage sh": ["show"], "runstage run tr": ["train"] });
   });
 });
