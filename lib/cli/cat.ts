@@ -42,6 +42,9 @@ export function catCommand() {
     )
     .option("--follow", "with --output: keep printing the output as it grows, until the run ends")
     .action(async (first, second, options, command) => {
+      if (options.follow && options.output === undefined) {
+        throw new UsageError("--follow goes with --output: add --output [PHASE]");
+      }
       // One argument without --output is a PATH of the latest run: `cat RUN` alone means nothing.
       const [spec, path] = second === undefined && options.output === undefined
         ? [undefined, first]
@@ -51,9 +54,6 @@ export function catCommand() {
       }
       if (path === undefined && options.output === undefined) {
         throw new UsageError("cat needs a PATH in the run dir, or --output [PHASE]");
-      }
-      if (options.follow && options.output === undefined) {
-        throw new UsageError("--follow goes with --output: add --output [PHASE]");
       }
       const info = await namedRun(globalOptions(command), spec);
       const run = info.run;
