@@ -1,8 +1,8 @@
 /**
  * `runstage completion zsh` and `runstage completion fish` in the real shells,
- * loaded as the README says (`eval "$(runstage completion zsh)"`,
- * `runstage completion fish | source`) with a `runstage` on PATH that runs the
- * CLI under test. zsh completes only in its line editor, so an interactive
+ * loaded each way the README gives (zsh: eval, a file in $fpath; fish: a file in
+ * ~/.config/fish/completions) and by `source`/`| source`, with a `runstage` on
+ * PATH that runs the CLI under test. zsh completes only in its line editor, so an interactive
  * `zsh -f -i` runs on a pseudo-terminal (zsh/zpty), is sent `LINE<Tab>`, and
  * records what each `compadd` of the completion adds (through a wrapper that
  * passes every call on to the builtin) and the command line left after the Tab.
