@@ -33,6 +33,7 @@ import { benchScan } from "./bench/scan.ts";
 import { benchStaging } from "./bench/staging.ts";
 import { benchStartup } from "./bench/startup.ts";
 import { benchSweep } from "./bench/sweep.ts";
+import { benchSlurm } from "./bench/slurm.ts";
 
 const SECTIONS: Section[] = [
   { name: "staging", title: "Staging a 1 GB project", run: benchStaging },
@@ -41,6 +42,7 @@ const SECTIONS: Section[] = [
   { name: "scan", title: "Scanning a project that links out", run: benchScan },
   { name: "sweep", title: "A 20-trial grid against 20 runs", run: benchSweep },
   { name: "compare", title: "Comparing 10,000 runs", run: benchCompare },
+  { name: "slurm", title: "Runs on the local Slurm cluster", run: benchSlurm },
 ];
 
 async function main(args: string[]): Promise<number> {
