@@ -247,3 +247,30 @@ slurmTest("slurm: cat --output --follow streams a Slurm run's output until it en
     assert.equal((await statusOf(cli)).status, "completed");
   });
 });
+
+slurmTest(
+  "slurm: options come from $slurm, then the op's slurm, then the command line",
+  async () => {
+    const gage = `"$slurm" = { time = "5", "sbatch-args" = ["--comment=from-file"] }\n\n` +
+      `[train]\nexec = "true"\nslurm = { time = "6", cpus = 1, "sbatch-args" = ["--nice=1"] }\n`;
+    await withProject({ "gage.toml": gage }, async (project, home) => {
+      const r = await runstageIn(project, home, "run", "--slurm", "--time", "7", "--wait");
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /runs home .* is under \/tmp.*use --runs DIR on a shared file system/);
+      const job = slurmMeta(onlyMeta(home));
+      assert.deepEqual(job.options, [
+        "--time=7",
+        "--cpus-per-task=1",
+        "--comment=from-file",
+        "--nice=1",
+      ]);
+      const script = readFileSync(`${onlyMeta(home)}/slurm.sh`, "utf8");
+      for (const option of job.options) {
+        assert.match(script, new RegExp(`^#SBATCH ${option}$`, "m"));
+      }
+      const without = await runstageIn(project, home, "run", "--time", "7");
+      assert.equal(without.code, 1);
+      assert.match(without.stderr, /^runstage: --time goes only with --slurm: add --slurm/);
+    });
+  },
+);
