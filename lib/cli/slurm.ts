@@ -82,8 +82,9 @@ export function checkSlurmFlags(options: SlurmCliOptions): void {
     ...(options.sbatchArg?.length ? ["--sbatch-arg"] : []),
   ];
   if (given.length > 0) {
+    const go = given.length === 1 ? "goes" : "go";
     throw new RunstageError(
-      `${given.join(", ")} only go with --slurm: add --slurm, or leave them out`,
+      `${given.join(", ")} ${go} only with --slurm: add --slurm, or leave it out`,
     );
   }
 }
