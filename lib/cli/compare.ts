@@ -10,6 +10,7 @@ import { UsageError } from "../errors.ts";
 import { listRuns, type RunInfo } from "../run/listing.ts";
 import { type MetricValue, type RunConfig, runMeta } from "../run/meta.ts";
 import { runAttribute, runConfig, runsWhere } from "../run/runvalues.ts";
+import { readScalars, scalarStats } from "../run/scalars.ts";
 import { valueOf, type WhereValue } from "../run/where.ts";
 import { commandContext, formatTable, globalOptions, printJson } from "./context.ts";
 import { formatMetric, namedRuns, RUN_SPEC_HELP, statusText } from "./runs.ts";
@@ -40,6 +41,12 @@ export function compareCommand() {
       parseSort,
     )
     .option("--all-flags", "show every flag, not only those that differ")
+    .option(
+      "--scalars <stats>",
+      "also the history of each scalar (meta scalars) as metrics KEY:STAT, STAT one or more" +
+        " of last, min, max, comma-separated (loss:min); --sort and --where take them",
+      parseScalarStats,
+    )
     .option("--json", "print JSON: each run with its flags (as shown) and metrics")
     .option("--csv", "print CSV (RFC 4180) with a header row")
     .action(async (specs, options, command) => {
@@ -49,6 +56,7 @@ export function compareCommand() {
         ? (await namedRuns(globals, specs)).runs
         : listRuns((await commandContext(globals)).runsHome);
       if (specs.length === 0 && options.where === undefined) runs = latestBatch(runs);
+      if (options.scalars) runs = runs.map((r) => withScalarStats(r, options.scalars!));
       if (options.where !== undefined) runs = runsWhere(runs, options.where);
       if (options.sort) runs = sortRuns(runs, options.sort);
       const flags = flagColumns(runs, options.allFlags ?? false);
@@ -64,6 +72,28 @@ export function compareCommand() {
       }
       process.stdout.write(formatTable(tableCells(runs, flags, metrics, true)));
     });
+}
+
+type ScalarStat = "last" | "min" | "max";
+const SCALAR_STATS: readonly ScalarStat[] = ["last", "min", "max"];
+
+function parseScalarStats(text: string): ScalarStat[] {
+  const stats = text.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const stat of stats) {
+    if (!SCALAR_STATS.includes(stat as ScalarStat)) {
+      throw new UsageError(`bad --scalars "${text}": each one of ${SCALAR_STATS.join(", ")}`);
+    }
+  }
+  return stats as ScalarStat[];
+}
+
+/** The run with KEY:STAT metrics from its scalars' history (the run's own summary untouched). */
+function withScalarStats(info: RunInfo, stats: ScalarStat[]): RunInfo {
+  const metrics = { ...info.metrics };
+  for (const [key, s] of scalarStats(readScalars(info.run))) {
+    for (const stat of stats) metrics[`${key}:${stat}`] = s[stat];
+  }
+  return { ...info, metrics };
 }
 
 /**

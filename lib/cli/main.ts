@@ -23,6 +23,7 @@ import { labelCommand } from "./label.ts";
 import { opsCommand } from "./ops.ts";
 import { runCommand, stageCommand } from "./run.ts";
 import { runsCommand } from "./runs.ts";
+import { scalarsCommand } from "./scalars.ts";
 import { selectCommand } from "./select.ts";
 import { showCommand } from "./show.ts";
 import { verifyCommand } from "./verify.ts";
@@ -60,6 +61,7 @@ export function buildProgram(): Command {
       selectCommand(),
       diffCommand(),
       compareCommand(),
+      scalarsCommand(),
       exportCommand(),
       importCommand(),
     ]

@@ -42,6 +42,7 @@ export const OP_ATTRIBUTES = [
   "path-map",
   "depends",
   "output-summary",
+  "output-scalars",
   "summary",
   "slurm",
 ] as const;

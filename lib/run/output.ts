@@ -31,7 +31,14 @@ export class OutputWriter {
   #failure: unknown;
   #otherFailure: unknown;
 
-  constructor(readonly path: string) {
+  /**
+   * `onLine` sees each whole line as it is written (the op's scalars are read
+   * from them, lib/stage/scalars.ts), newline included but for a last line.
+   */
+  constructor(
+    readonly path: string,
+    readonly onLine?: (line: Uint8Array, stream: Stream) => void,
+  ) {
     [this.#out, this.#index] = writing(path, () => {
       mkdirSync(dirname(path), { recursive: true });
       return [openSync(path, "w"), openSync(`${path}.index`, "w")];
@@ -78,6 +85,7 @@ export class OutputWriter {
     writeSync(this.#out, end);
     this.#pending[stream] = [];
     writeSync(this.#index, indexRecord(now, stream));
+    if (this.onLine) this.onLine(parts.length === 0 ? end : joinParts([...parts, end]), stream);
   }
 
   /**
@@ -99,6 +107,16 @@ export class OutputWriter {
     closeSync(this.#out);
     closeSync(this.#index);
   }
+}
+
+function joinParts(parts: Uint8Array[]): Uint8Array {
+  const whole = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    whole.set(part, at);
+    at += part.length;
+  }
+  return whole;
 }
 
 export function indexRecord(time: number, stream: Stream): Uint8Array {

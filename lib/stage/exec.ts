@@ -53,6 +53,8 @@ export interface PhaseOptions {
    * running between phases. Else (staging) the lock is removed.
    */
   holdsRun?: boolean;
+  /** Sees each whole line of output as it is captured (the op's scalars). */
+  onLine?: (line: Uint8Array, stream: Stream) => void;
 }
 
 /** The argv that runs a command: a list as is, a string through the shell or its `#!PROG`. */
@@ -94,7 +96,7 @@ export async function runPhase(
   const outputName = `output/${phase.output}`;
   logRunner(run, `Running ${phase.name} (see ${outputName} for output):`);
   logRunner(run, pyRepr(command));
-  const output = new OutputWriter(join(run.metaDir, outputName));
+  const output = new OutputWriter(join(run.metaDir, outputName), options.onLine);
   let code: number | undefined;
   try {
     code = await spawnCaptured(run, commandArgv(command), options, output);

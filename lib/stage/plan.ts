@@ -24,6 +24,7 @@ import { parseSourcecodeRules, type SourceSelection } from "../source/select.ts"
 import { commandArgv } from "./exec.ts";
 import type { SourceStager } from "./sources/stager.ts";
 import { checkOutputSummary } from "./summary.ts";
+import { scalarRules } from "./scalars.ts";
 import { quotePath } from "../fs/quote.ts";
 
 /** What staging resolved before writing anything. */
@@ -118,6 +119,7 @@ async function resolveNewValues(req: PlanRequest, stager: SourceStager, flagArgs
   assertRunsHomeUsable(req.runsHome);
   return await inGageFile(project, async () => {
     checkOutputSummary(op);
+    scalarRules(op);
     const deps = readDepends(op);
     const { picks, flags } = splitDependencyPicks(parseFlags(flagArgs), deps);
     const configPlan = await planConfig(project.dir, op, {

@@ -17,6 +17,7 @@ import { failRunOnError, holdRun, stopRun, writeManifestWarning } from "./ending
 import { type OutputEcho, type PhaseEcho, runEnv, runPhase } from "./exec.ts";
 import { refreshLiveSource } from "./live.ts";
 import { collectSummary } from "./summary.ts";
+import { recordRunDirScalars, RUN_SCALARS_FILE, ScalarCapture, scalarRules } from "./scalars.ts";
 
 export interface StartRequest {
   run: Run;
@@ -46,6 +47,7 @@ export async function startRun(req: StartRequest): Promise<number> {
   return await failRunOnError(run, async () => {
     if (liveProjectDir(run) !== undefined) await refreshLiveSource(run, files);
     const env = runEnv(run, req.projectDir, req.op.env);
+    const scalars = new ScalarCapture(run, scalarRules(req.op));
     for (const name of ["run", "finalize-run"] as const) {
       const phase = phaseByName(name);
       const command = req.op.exec[name];
@@ -56,6 +58,7 @@ export async function startRun(req: StartRequest): Promise<number> {
         env,
         echo: name === "run" ? req.echo : req.phaseEcho?.(name),
         readsStdin: name === "run",
+        onLine: name === "run" ? scalars.line.bind(scalars) : undefined,
         interrupt: req.interrupt,
         holdsRun: true,
       });
@@ -66,6 +69,7 @@ export async function startRun(req: StartRequest): Promise<number> {
         }
       }
     }
+    noteRunDirScalars(run, req.warn);
     await writeSummary(run, req.op, req.warn);
     logRunner(run, "Finalizing run files (see manifest)");
     await writeManifestWarning(run, files, req.warn);
@@ -81,4 +85,14 @@ async function writeSummary(run: Run, op: OpDef, warn?: (m: string) => void): Pr
     warn?.(note);
   });
   if (summary) runMeta.summary.record(run, summary);
+}
+
+/** The history the op wrote itself (scalars.jsonl), with a note for lines that are not JSON. */
+function noteRunDirScalars(run: Run, warn?: (m: string) => void): void {
+  const { skipped } = recordRunDirScalars(run);
+  if (skipped === 0) return;
+  const note = `${skipped} line${skipped === 1 ? "" : "s"} of ${RUN_SCALARS_FILE} ` +
+    "skipped: each line must be a JSON object of numbers";
+  logRunner(run, `Warning: ${note}`);
+  warn?.(note);
 }
