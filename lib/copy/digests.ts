@@ -57,6 +57,12 @@ export function stampOf(s: BigIntStats): FileStamp {
   return { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs };
 }
 
+/** A selected file's stamp: its stats, and those of the dir it was listed in. */
+export function selectedStamp(s: BigIntStats, dir: BigIntStats): SelectedStamp {
+  const { dev, ino, size, mtimeNs, ctimeNs } = s;
+  return { dev, ino, size, mtimeNs, ctimeNs, dirDev: dir.dev, dirIno: dir.ino };
+}
+
 /** The file's stamp, or undefined when it cannot be stat'ed (the copy reports that). */
 export function fileStamp(path: string): FileStamp | undefined {
   try {

@@ -74,7 +74,7 @@
 import type { BigIntStats } from "node:fs";
 import { realpath } from "node:fs/promises";
 import { resolve } from "node:path";
-import { type SelectedStamp, stampOf } from "../copy/digests.ts";
+import { type SelectedStamp, selectedStamp } from "../copy/digests.ts";
 import { NOT_UTF8 } from "../fs/names.ts";
 import { quotePath } from "../fs/quote.ts";
 import { realPathOrResolved } from "../fs/stat.ts";
@@ -269,9 +269,7 @@ class SourceWalk {
       const { rel, abs, stats } = entry;
       const size = Number(stats.size);
       const file: SourceFile = { path: rel, src: abs, size, mode: Number(stats.mode) & 0o7777 };
-      if (!entry.link && dirStats) {
-        file.stamp = { ...stampOf(stats), dirDev: dirStats.dev, dirIno: dirStats.ino };
-      }
+      if (!entry.link && dirStats) file.stamp = selectedStamp(stats, dirStats);
       try {
         const outcomes = await this.#fileOutcomes(file, this.#leavesProject(entry));
         return { kind: "file", entry, file, outcomes };
