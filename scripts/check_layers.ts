@@ -29,10 +29,10 @@ export const LAYERS: readonly (readonly string[])[] = [
   [""],
   ["fs"],
   ["run"],
-  ["gagefile", "git", "copy"],
+  ["gagefile", "git", "copy", "container"],
   ["source", "config", "depends", "archive"],
   ["stage"],
-  ["sweep", "slurm"],
+  ["sweep", "slurm", "board"],
   ["cli"],
 ];
 

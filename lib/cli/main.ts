@@ -9,6 +9,7 @@ import { RunstageError } from "../errors.ts";
 import { asWriteFault, WriteFault } from "../fs/writefault.ts";
 import { escapeControl } from "../fs/quote.ts";
 import { RunInterrupted } from "../interrupt.ts";
+import { boardCommand } from "./board.ts";
 import { cancelCommand } from "./cancel.ts";
 import { catCommand } from "./cat.ts";
 import { checkCommand } from "./check.ts";
@@ -70,6 +71,7 @@ export function buildProgram(): Command {
     program.addCommand(command.copyInheritedSettings(program));
   }
   program.addCommand(openCommand().copyInheritedSettings(program));
+  program.addCommand(boardCommand().copyInheritedSettings(program));
   program.addCommand(completionCommand().copyInheritedSettings(program));
   // Hidden: what completion scripts call, not a command for people.
   program.addCommand(completeCommand().copyInheritedSettings(program), { hidden: true });
