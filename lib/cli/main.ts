@@ -22,7 +22,8 @@ import { exportCommand } from "./export.ts";
 import { importCommand } from "./import.ts";
 import { labelCommand } from "./label.ts";
 import { opsCommand } from "./ops.ts";
-import { runCommand, stageCommand } from "./run.ts";
+import { buildCommand, runCommand, stageCommand } from "./run.ts";
+import { imagesCommand } from "./images.ts";
 import { runsCommand } from "./runs.ts";
 import { scalarsCommand } from "./scalars.ts";
 import { selectCommand } from "./select.ts";
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
     const command of [
       runCommand(),
       stageCommand(),
+      buildCommand(),
       opsCommand(),
       checkCommand(),
       runsCommand(),
@@ -65,6 +67,7 @@ export function buildProgram(): Command {
       scalarsCommand(),
       exportCommand(),
       importCommand(),
+      imagesCommand(),
     ]
   ) {
     // addCommand, unlike .command(), does not pass on the error output and exit policy.

@@ -17,7 +17,9 @@ import {
 } from "./context.ts";
 import { progressDisplay } from "./progress.ts";
 import { plural } from "./runs.ts";
-import { UsageError } from "../errors.ts";
+import { RunstageError, UsageError } from "../errors.ts";
+import { runMeta } from "../run/meta.ts";
+import type { Run } from "../run/identity.ts";
 import { phaseEchoToTerminal } from "./phaseoutput.ts";
 import type { Interrupt } from "../interrupt.ts";
 import { reportStagingFailure, startAndReport, warnNote, withInterrupt } from "./lifecycle.ts";
@@ -44,12 +46,16 @@ interface StageCommandOptions extends SlurmCliOptions {
   seed?: number;
   needed?: boolean;
   parallel?: number;
+  engine?: string;
+  imageOnly?: boolean;
 }
 
 const FLAGS_HELP = "NAME=VALUE config flags, and NAME=RUN to pick a dependency's run";
 const SOURCE_HELP = "where the code comes from: worktree (the project's files), git:REF (a" +
   " commit, branch or tag, straight from git) or auto (the commit CI names when $CI is set," +
   " else the work tree); default: the op's source, else worktree";
+const ENGINE_HELP = "the container engine of an op with image or dockerfile: podman or docker" +
+  ' (default: the Gage file\'s "$container-engine", else the first on PATH)';
 const LIVE_HELP = "link the source files to the project instead of copying them, so edits" +
   " show up at the next start (see restage)";
 
@@ -60,6 +66,7 @@ export function runCommand() {
     .argument("[flags...]", FLAGS_HELP)
     .option("--source <origin>", SOURCE_HELP)
     .option("--live", LIVE_HELP)
+    .option("--engine <engine>", ENGINE_HELP)
     .option("--preview", "print the source files that would be copied; write nothing")
     .option("--json", "with --preview: print JSON")
     .option("--help-op", "print the op's description and its flags with their defaults")
@@ -82,6 +89,8 @@ export function stageCommand() {
     .argument("[flags...]", FLAGS_HELP)
     .option("--source <origin>", SOURCE_HELP)
     .option("--live", LIVE_HELP)
+    .option("--engine <engine>", ENGINE_HELP)
+    .option("--image-only", "an op with dockerfile: stage the run and build its image (as `build`)")
     .option("--preview", "print the source files that would be copied; write nothing")
     .option("--json", "print JSON")
     .option("--help-op", "print the op's description and its flags with their defaults")
@@ -118,6 +127,13 @@ async function stageCommandAction(
     return void process.stdout.write(escapeLines(formatOpHelp(op, plan)));
   }
   if (options.preview) return await preview(ctx, { op, opName }, options);
+  if (options.imageOnly && op && !op.container?.dockerfile) {
+    throw new UsageError(
+      `op "${escapeControl(op.name)}" has no "dockerfile": --image-only and build are for an op` +
+        " whose image is built from its run",
+    );
+  }
+  options = { ...options, engine: options.engine ?? engineSetting(ctx) };
   checkSlurmFlags(options);
   const slurm = options.slurm ? slurmOptionsFor(ctx.project, op, options) : undefined;
   if (options.needed || wantsSweep({ flags, ...options, batchFile: options.batch })) {
@@ -131,6 +147,29 @@ async function stageCommandAction(
   await withInterrupt((interrupt) =>
     stageAndRun(ctx, { op, opName }, flags, { ...options, slurm }, andRun, interrupt)
   );
+}
+
+/**
+ * `runstage build [OP]`: `stage --image-only`, the seed's "image only": the
+ * run staged, its image built from the run dir and recorded; nothing run.
+ */
+export function buildCommand() {
+  return new Command("build")
+    .description("stage a run of an op with dockerfile and build its image; run nothing")
+    .argument("[op]", "the op (default: the op marked default, or the only op)")
+    .argument("[flags...]", FLAGS_HELP)
+    .option("--source <origin>", SOURCE_HELP)
+    .option("--engine <engine>", ENGINE_HELP)
+    .option("--json", "print JSON")
+    .action(async (opName, flags, options, command) => {
+      await stageCommandAction(
+        opName,
+        flags,
+        { ...options, imageOnly: true },
+        globalOptions(command),
+        false,
+      );
+    });
 }
 
 /** The op from the project's Gage file, or its name to read from a commit's. */
@@ -160,6 +199,7 @@ async function stageAndRun(
     flags,
     source: options.source,
     live: options.live,
+    engine: options.engine,
     onProgress: progress.update,
     warn,
     interrupt,
@@ -170,6 +210,7 @@ async function stageAndRun(
   if (options.slurm) {
     return await submitAndReport([run], ctx.runsHome, options.slurm, { wait: options.wait });
   }
+  if (options.imageOnly) return printImage(run, options.json);
   if (!andRun) {
     if (options.json) {
       printJson({
@@ -189,7 +230,15 @@ async function stageAndRun(
     return;
   }
   await startAndReport(
-    { run, files: staged.files, op: staged.op, projectDir: ctx.project.dir, warn, interrupt },
+    {
+      run,
+      files: staged.files,
+      op: staged.op,
+      projectDir: ctx.project.dir,
+      warn,
+      interrupt,
+      engine: options.engine,
+    },
     `running ${staged.op.name}`,
   );
 }
@@ -236,4 +285,28 @@ async function preview(
     );
   }
   for (const w of selection.warnings) process.stdout.write(`warning: ${escapeControl(w)}\n`);
+}
+
+/** The project's `"$container-engine"`, when it names one. */
+export function engineSetting(ctx: CommandContext): string | undefined {
+  const value = ctx.project.gagefile?.settings["$container-engine"];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new RunstageError(
+      `${quotePath(ctx.project.gagefile!.path)}: "$container-engine" must name an engine,` +
+        ` as "podman" or "docker"`,
+    );
+  }
+  return value;
+}
+
+/** What `build` made: the run and its image, as meta `container` has it. */
+function printImage(run: Run, json: boolean | undefined): void {
+  const image = runMeta.container.read(run);
+  if (json) return printJson({ id: run.id, name: run.name, runDir: run.runDir, ...image });
+  process.stdout.write(
+    `Staged run ${run.name} (${run.id}) and built its image\n` +
+      `  image: ${escapeControl(image?.image ?? "?")} (${image?.imageId ?? "no id"})\n` +
+      `  run dir: ${escapeControl(run.runDir)}\n`,
+  );
 }

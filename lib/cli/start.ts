@@ -36,13 +36,24 @@ export function startCommand() {
         " (stage --live) can be started again: each start runs the project's current files",
     )
     .argument("<run>", "index from `runs`, id, id prefix, name or label")
+    .option(
+      "--engine <engine>",
+      "the container engine of an op with image or dockerfile (default: the one it was staged with)",
+    )
+    .option("--live", "require a live run (stage --live): in a container, the project's files")
     .action(async (spec, _options, command) => {
-      const options = command.opts() as SlurmCliOptions;
+      const options = command.opts() as SlurmCliOptions & { engine?: string; live?: boolean };
       checkSlurmFlags(options);
       const globals = globalOptions(command);
       const { run, status } = await namedRun(globals, spec, { writes: true });
       // Only a live run that got through staging: one that failed there has nothing to start.
       const live = liveProjectDir(run) !== undefined && runMeta.staged.exists(run);
+      if (options.live && !live) {
+        throw new RunstageError(
+          `run ${run.name} is not live: its files are a snapshot; stage a live one with` +
+            ` "runstage stage --live" (or "run --live")`,
+        );
+      }
       if (live && LIVE_RESTARTABLE.includes(status)) reopenLiveRun(run);
       else if (status !== "staged") {
         throw new RunstageError(
@@ -70,7 +81,7 @@ export function startCommand() {
         if (job) process.on(TIME_LIMIT_SIGNAL, onTimeLimit);
         try {
           await startAndReport(
-            { run, ...staged, warn: warnNote, interrupt },
+            { run, ...staged, warn: warnNote, interrupt, engine: options.engine },
             `starting ${staged.op.name}`,
           );
         } finally {

@@ -5,6 +5,7 @@
 
 import type { ExecCommand } from "../run/meta.ts";
 import type { PathMap } from "./pathmap.ts";
+import type { OpContainer } from "./container.ts";
 
 export type { ExecCommand };
 
@@ -54,6 +55,8 @@ export interface OpDef {
   source?: string;
   /** `path-map`: where project paths go in the run dir; lib/source/pathmap.ts has the rules. */
   pathMap?: PathMap;
+  /** `image` or `dockerfile`: the container its run-dir phases run in (lib/gagefile/container.ts). */
+  container?: OpContainer;
   /** `summary`: the run-dir file (JSON or TOML) the op writes its summary to; summary.json if absent. */
   summary?: string;
   /** The op's table exactly as read from the Gage file, for meta `opdef.json`. */

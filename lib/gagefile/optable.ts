@@ -28,6 +28,7 @@ import {
   type SourcecodeSpec,
 } from "./opdef.ts";
 import { parsePathMap, type PathMap } from "./pathmap.ts";
+import { readOpContainer } from "./container.ts";
 
 /** The attributes of an op runstage reads; any other is noted as unknown (with a did-you-mean). */
 export const OP_ATTRIBUTES = [
@@ -45,6 +46,8 @@ export const OP_ATTRIBUTES = [
   "output-scalars",
   "summary",
   "slurm",
+  "image",
+  "dockerfile",
 ] as const;
 
 /**
@@ -100,7 +103,12 @@ export function readOpTable(name: string, value: unknown, problems: Problems): O
     ...optional("config", read("config", () => readConfig(where, value.config))),
     ...optional("freeFlags", read("free-flags", () => readFreeFlags(where, value["free-flags"]))),
     ...optional("source", read("source", () => readSource(where, value.source))),
-    ...optional("pathMap", read("path-map", () => readPathMap(where, value["path-map"]))),
+    ...read("image", () =>
+      readOpContainer(
+        where,
+        value,
+        read("path-map", () => readPathMap(where, value["path-map"])),
+      )),
     ...optional("summary", read("summary", () => readSummaryFile(where, value.summary))),
     raw: value,
   };

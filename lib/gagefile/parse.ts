@@ -59,7 +59,7 @@ export interface FileProblem extends Problem {
 }
 
 /** The `$` settings runstage knows; `$schema` is an editor's, read past. */
-const SETTINGS = ["$runs-dir", "$schema", "$slurm"];
+const SETTINGS = ["$runs-dir", "$schema", "$slurm", "$container-engine"];
 
 /** The Gage file in `dir`, or undefined when it holds none. */
 export function findGageFile(dir: string): string | undefined {

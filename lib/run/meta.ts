@@ -24,6 +24,7 @@ import {
 import { PROCESS_LOCK } from "./lock.ts";
 import { writeProjectRef } from "./projectdir.ts";
 import { isRunVcs, type RunVcs } from "./vcs.ts";
+import { isRunContainer } from "./container.ts";
 
 export { logRunner, metaJson, writeMeta } from "./metafile.ts";
 
@@ -177,6 +178,8 @@ export const runMeta = {
   slurm: new MetaFile("slurm", jsonCodec(isRunSlurmJob)),
   /** The Slurm job's batch script, as submitted. */
   slurmScript: new MetaFile("slurm.sh", TEXT),
+  /** The container engine, image and containers of an op with `image` or `dockerfile`. */
+  container: new MetaFile("container", jsonCodec(isRunContainer)),
 } as const;
 
 /**

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { RunstageError } from "../errors.ts";
 import type { Interrupt } from "../interrupt.ts";
 import { logRunner, pyRepr, runMeta } from "../run/meta.ts";
-import type { ExecCommand, Phase, PhaseName } from "../gagefile/opdef.ts";
+import type { ExecCommand, PhaseName } from "../gagefile/opdef.ts";
 import { OutputWriter, type Stream } from "../run/output.ts";
 import type { Run } from "../run/identity.ts";
 import { lockForProcess } from "../run/lock.ts";
@@ -33,7 +33,7 @@ export const EXIT_NOT_FOUND = 127;
 export type OutputEcho = (chunk: Uint8Array, stream: Stream) => void;
 
 /** The echo of each phase that is not the op's own (staging phases, finalize-run). */
-export type PhaseEcho = (phase: PhaseName) => OutputEcho | undefined;
+export type PhaseEcho = (phase: PhaseName | "build-image") => OutputEcho | undefined;
 
 export interface PhaseOptions {
   cwd: string;
@@ -55,6 +55,18 @@ export interface PhaseOptions {
   holdsRun?: boolean;
   /** Sees each whole line of output as it is captured (the op's scalars). */
   onLine?: (line: Uint8Array, stream: Stream) => void;
+  /** Runs the command somewhere else than here: in a container (lib/stage/container.ts). */
+  host?: PhaseHost;
+}
+
+/**
+ * Where a phase's command runs when not here: `wrap` gives the argv that runs
+ * it there with the phase's own variables (and the process tag); `end` is
+ * called once the wrapping process has ended, however it ended.
+ */
+export interface PhaseHost {
+  wrap(argv: string[], env: Record<string, string | undefined>): string[];
+  end(): Promise<void>;
 }
 
 /** The argv that runs a command: a list as is, a string through the shell or its `#!PROG`. */
@@ -89,7 +101,7 @@ export function runEnv(run: Run, projectDir: string, opEnv: Record<string, strin
  */
 export async function runPhase(
   run: Run,
-  phase: Phase,
+  phase: { name: string; output: string },
   command: ExecCommand,
   options: PhaseOptions,
 ): Promise<number> {
@@ -101,6 +113,7 @@ export async function runPhase(
   try {
     code = await spawnCaptured(run, commandArgv(command), options, output);
   } finally {
+    await options.host?.end();
     // A full or read-only meta dir fails the bookkeeping, not the op: the fault keeps its code.
     afterPhaseExit(code, () => {
       output.close();
@@ -176,7 +189,12 @@ function spawnCaptured(
   options: PhaseOptions,
   output: OutputWriter,
 ): Promise<number> {
-  const env = phaseEnv(options, crypto.randomUUID());
+  const tag = crypto.randomUUID();
+  const env = phaseEnv(options, tag);
+  // In a container, the phase's variables and the tag go in; the engine gets this environment.
+  if (options.host) {
+    argv = options.host.wrap(argv, phaseEnv({ env: options.env, baseEnv: {} }, tag));
+  }
   const [cmd, ...args] = USE_GUARD
     ? ["/bin/sh", "-c", GUARD, "runstage-guard", SWEEP, ...argv]
     : argv;

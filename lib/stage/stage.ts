@@ -20,6 +20,8 @@ import { checkSourcecodeRules, planRun, type SelectionMemo, type StagePlan } fro
 import { placeSourcecode, type SourcecodeOptions } from "./sourcecode.ts";
 import { failRunOnError, stopRun, writeManifestWarning } from "./ending.ts";
 import { openStager } from "./sources/open.ts";
+import { containerEngine, phaseHost, prepareImage } from "./container.ts";
+import type { Engine } from "../container/engine.ts";
 import type { SourceStager } from "./sources/stager.ts";
 import { quotePath } from "../fs/quote.ts";
 import {
@@ -51,6 +53,8 @@ export interface StageRequest extends SourcecodeOptions {
   env?: Record<string, string | undefined>;
   /** A sweep's shared source selection: its first trial fills it, the rest reuse it. */
   selectionMemo?: SelectionMemo;
+  /** `--engine`, else the project's `"$container-engine"`: the engine of an op in a container. */
+  engine?: string;
 }
 
 export interface StageResult {
@@ -74,6 +78,8 @@ export async function stageRun(req: StageRequest): Promise<StageResult> {
   checkWritableDir(req.runsHome);
   const stager = await openStager({ ...req, env: req.env ?? process.env });
   try {
+    // No engine for an op in a container: one line, before anything is written.
+    const engine = containerEngine(stager.source.op, req.engine);
     const plan = await planRun(stager, {
       project: req.project,
       runsHome: req.runsHome,
@@ -81,7 +87,7 @@ export async function stageRun(req: StageRequest): Promise<StageResult> {
       signal: req.interrupt?.signal,
       memo: req.selectionMemo,
     });
-    return await stagePlannedRun(req, stager, plan);
+    return await stagePlannedRun(req, stager, plan, engine);
   } finally {
     await stager.dispose();
   }
@@ -106,6 +112,7 @@ async function stagePlannedRun(
   req: StageRequest,
   stager: SourceStager,
   plan: StagePlan,
+  engine?: Engine,
 ): Promise<StageResult> {
   const run = createRun(req, plan);
   const files = new RunFiles(run);
@@ -113,6 +120,15 @@ async function stagePlannedRun(
   return await failRunOnError(run, async () => {
     stager.recordSource(run);
     let exitCode = await placeSourcecode(run, stager, plan, files, req);
+    if (exitCode === 0 && engine) {
+      await prepareImage(run, op, engine, {
+        projectDir: stager.source.project.dir,
+        runsHome: req.runsHome,
+        interrupt: req.interrupt,
+        echo: req.phaseEcho?.("build-image"),
+        warn: req.warn,
+      });
+    }
     for (const name of STAGING_PHASES) {
       if (exitCode !== 0) break;
       req.interrupt?.check();
@@ -221,6 +237,7 @@ async function runStagingPhase(
     env: stagingEnv(run, stager.source.project.dir),
     interrupt: req.interrupt,
     echo: req.phaseEcho?.(phase.name),
+    host: phaseHost(run, stager.source.op, phase.name, req),
   });
   await files.logChanges(phase.type);
   return exitCode;

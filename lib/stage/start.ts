@@ -17,6 +17,7 @@ import { failRunOnError, holdRun, stopRun, writeManifestWarning } from "./ending
 import { type OutputEcho, type PhaseEcho, runEnv, runPhase } from "./exec.ts";
 import { refreshLiveSource } from "./live.ts";
 import { collectSummary } from "./summary.ts";
+import { checkContainer, phaseHost } from "./container.ts";
 import { recordRunDirScalars, RUN_SCALARS_FILE, ScalarCapture, scalarRules } from "./scalars.ts";
 
 export interface StartRequest {
@@ -30,6 +31,8 @@ export interface StartRequest {
   phaseEcho?: PhaseEcho;
   warn?: (message: string) => void;
   interrupt?: Interrupt;
+  /** `--engine`: the engine of an op in a container, instead of the one it was staged with. */
+  engine?: string;
 }
 
 /**
@@ -40,6 +43,8 @@ export interface StartRequest {
 export async function startRun(req: StartRequest): Promise<number> {
   const { run, files } = req;
   checkWritableDir(run.metaDir);
+  // An op in a container with no engine here: one line, the run still staged.
+  checkContainer(run, req.op, req.engine);
   // Held before `started` is written: a started run with no lock reads as error.
   holdRun(run);
   runMeta.started.record(run, timestampMicros());
@@ -61,6 +66,7 @@ export async function startRun(req: StartRequest): Promise<number> {
         onLine: name === "run" ? scalars.line.bind(scalars) : undefined,
         interrupt: req.interrupt,
         holdsRun: true,
+        host: phaseHost(run, req.op, name, { ...req, interactive: name === "run" }),
       });
       const changes = await files.logChanges(phase.type);
       for (const c of changes) {
