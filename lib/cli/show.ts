@@ -13,6 +13,7 @@ import { formatOpRef, runMeta } from "../run/meta.ts";
 import type { RunInfo } from "../run/listing.ts";
 import { readProjectRef } from "../run/projectdir.ts";
 import type { RunVcs } from "../run/vcs.ts";
+import type { RunContainer } from "../run/container.ts";
 import {
   formatTable,
   formatTime,
@@ -60,6 +61,8 @@ function runDetails(info: RunInfo) {
     live: info.live ?? null,
     /** Meta `slurm`: the Slurm job the run was submitted as; null for a run started here. */
     slurm: runMeta.slurm.read(run) ?? null,
+    /** Meta `container`: the engine, image and containers of an op in a container. */
+    container: runMeta.container.read(run) ?? null,
     files: (readManifest(run) ?? []).map((e) => ({ type: e.type, digest: e.digest, path: e.path })),
   };
 }
@@ -89,6 +92,7 @@ function formatShow(d: ReturnType<typeof runDetails>): string {
   };
   section("source", sourceFields(d.vcs, d.live, d.metaDir));
   section("slurm", slurmFields(d.slurm));
+  section("container", containerFields(d.container));
   section("config", Object.entries(d.config));
   section("env", Object.entries(d.env));
   if (d.summary) {
@@ -115,6 +119,23 @@ function slurmFields(job: RunSlurmJob | null): [string, unknown][] {
   if (job.node) fields.push(["node:", job.node]);
   fields.push(["log:", job.log]);
   if (job.end) fields.push(["ended:", `${job.end.state}: ${job.end.reason}`]);
+  return fields;
+}
+
+/** The `container:` section: meta `container` as it is. */
+function containerFields(c: RunContainer | null): [string, unknown][] {
+  if (!c) return [];
+  const fields: [string, unknown][] = [
+    ["engine:", `${c.engine} ${c.engineVersion}`],
+    ["image:", c.image],
+    ["image id:", c.imageId ?? "(not inspected: the engine had no such image when staged)"],
+  ];
+  if (c.imageDigest) fields.push(["digest:", c.imageDigest]);
+  if (c.dockerfile) fields.push(["dockerfile:", `${c.dockerfile} (sha256 ${c.dockerfileDigest})`]);
+  fields.push(["run dir at:", c.dir]);
+  for (const [phase, id] of Object.entries(c.containers ?? {})) {
+    fields.push([`${phase}:`, `container ${id}`]);
+  }
   return fields;
 }
 
