@@ -46,6 +46,8 @@ export interface SweepOptions {
   parallel?: number;
   source?: string;
   live?: boolean;
+  /** The container engine of an op with image or dockerfile. */
+  engine?: string;
   /** Submit the staged trials to Slurm as one job array (docs/slurm.md). */
   slurm?: SlurmOptions;
   /** With `slurm`: wait for the trials to end. */
@@ -178,6 +180,7 @@ async function runTrial(
       flags: trial.args,
       source: options.source,
       live: options.live,
+      engine: options.engine,
       selectionMemo,
       onProgress: progress.update,
       warn,
