@@ -27,6 +27,7 @@ import {
   WORK_DIR,
 } from "./bench/harness.ts";
 import { formatFacts, fsType, machineFacts, updateDocSection } from "./bench/report.ts";
+import { benchBoard } from "./bench/board.ts";
 import { benchCompare } from "./bench/compare.ts";
 import { benchRunsListing } from "./bench/runs.ts";
 import { benchScan } from "./bench/scan.ts";
@@ -43,6 +44,7 @@ const SECTIONS: Section[] = [
   { name: "sweep", title: "A 20-trial grid against 20 runs", run: benchSweep },
   { name: "compare", title: "Comparing 10,000 runs", run: benchCompare },
   { name: "slurm", title: "Runs on the local Slurm cluster", run: benchSlurm },
+  { name: "board", title: "The board over 10,000 runs", run: benchBoard },
 ];
 
 async function main(args: string[]): Promise<number> {

@@ -4,9 +4,11 @@
  * every refresh), a run's scalars and a run's page (meta, config, summary,
  * provenance, files with their manifest state, captured output).
  */
-import { lstatSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
+import { setImmediate } from "node:timers";
 import { join } from "node:path";
-import { listRuns, type RunInfo } from "../run/listing.ts";
+import { listRuns, newestFirst, readRunInfo, type RunInfo } from "../run/listing.ts";
+import { RUN_ID_PATTERN } from "../run/identity.ts";
 import { runMeta } from "../run/meta.ts";
 import { readManifest } from "../run/manifest.ts";
 import { readOutput } from "../run/output.ts";
@@ -37,38 +39,83 @@ export function boardRow(info: RunInfo): BoardRow {
   };
 }
 
-/** The rows of a runs home, newest first, re-read at most every `maxAgeMs`. */
+/** Runs read between two yields to the event loop: the server answers meanwhile. */
+const CHUNK = 200;
+
+const tick = () => new Promise<void>((done) => setImmediate(done));
+
+/**
+ * The rows of a runs home, newest first, re-read at most every `maxAgeMs`.
+ * Reading yields to the event loop every {@link CHUNK} runs, so the page and
+ * its script are served while a big runs home is read; a finished run is read
+ * once (then only its label again), so a refresh of 10,000 finished runs costs
+ * a directory listing and a label each.
+ */
 export class RowCache {
   #rows: BoardRow[] = [];
   #infos = new Map<string, RunInfo>();
-  #finished = new Map<string, BoardRow>();
+  #finished = new Map<string, { info: RunInfo; row: BoardRow }>();
   #readAt = -Infinity;
+  #reading: Promise<BoardRow[]> | undefined;
 
   constructor(readonly runsHome: string, readonly maxAgeMs = 1000) {}
 
-  rows(): BoardRow[] {
-    if (performance.now() - this.#readAt < this.maxAgeMs) return this.#rows;
-    const infos = listRuns(this.runsHome);
-    this.#infos = new Map(infos.map((i) => [i.run.id, i]));
-    this.#rows = infos.map((info) => {
+  rows(): Promise<BoardRow[]> {
+    if (performance.now() - this.#readAt < this.maxAgeMs) return Promise.resolve(this.#rows);
+    this.#reading ??= this.#read().finally(() => (this.#reading = undefined));
+    return this.#reading;
+  }
+
+  async #read(): Promise<BoardRow[]> {
+    let names: string[];
+    try {
+      names = readdirSync(this.runsHome);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") names = [];
+      else return listRuns(this.runsHome).map(boardRow); // throws its one-line error
+    }
+    const infos: RunInfo[] = [];
+    let read = 0;
+    for (const name of names) {
+      const id = name.slice(0, -5);
+      if (!name.endsWith(".meta") || !RUN_ID_PATTERN.test(id)) continue;
+      const known = this.#finished.get(id);
+      if (known && existsSync(known.info.run.metaDir)) {
+        known.info.label = runMeta.label.read(known.info.run);
+        infos.push(known.info);
+        continue;
+      }
+      const info = readRunInfo(this.runsHome, id);
+      if (info !== undefined) infos.push(info);
+      if (++read % CHUNK === 0) await tick();
+    }
+    infos.sort(newestFirst);
+    const rows: BoardRow[] = [];
+    for (const [i, info] of infos.entries()) {
+      info.index = i + 1;
       const known = this.#finished.get(info.run.id);
-      if (known && known.status === info.status) {
-        // Label and index are what a finished run may still change.
-        const { label: _, ...rest } = known;
-        return { ...rest, index: info.index, ...(info.label ? { label: info.label } : {}) };
+      if (known?.info === info) {
+        const { label: _, ...rest } = known.row;
+        rows.push({ ...rest, index: info.index, ...(info.label ? { label: info.label } : {}) });
+        continue;
       }
       const row = boardRow(info);
-      if (FINISHED.has(row.status)) this.#finished.set(row.id, row);
-      return row;
-    });
+      if (FINISHED.has(row.status)) this.#finished.set(row.id, { info, row });
+      rows.push(row);
+      if (rows.length % CHUNK === 0) await tick();
+    }
+    this.#rows = rows;
+    this.#infos = new Map(infos.map((i) => [i.run.id, i]));
     this.#readAt = performance.now();
-    return this.#rows;
+    return rows;
   }
 
   /** A run of the runs home by id, as last listed (never a path from a request). */
-  run(id: string): Run | undefined {
-    this.rows();
-    return this.#infos.get(id)?.run;
+  async run(id: string): Promise<{ run: Run; row: BoardRow } | undefined> {
+    const rows = await this.rows();
+    const info = this.#infos.get(id);
+    const row = rows.find((r) => r.id === id);
+    return info && row ? { run: info.run, row } : undefined;
   }
 }
 

@@ -69,8 +69,8 @@ export async function startBoardServer(options: BoardServerOptions): Promise<Boa
   const port = typeof address === "object" && address ? address.port : options.port;
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
   const query = options.token ? `?token=${options.token}` : "";
-  // Rows are read once now, so the first page the browser asks for is ready.
-  cache.rows();
+  // Rows are read from now on, while the browser loads the page.
+  void cache.rows().catch(() => {});
   return {
     server,
     url: `http://${host}:${port}/${query}`,
@@ -98,8 +98,9 @@ async function handle(
   const q = url.searchParams;
   if (rawPath === "/") return send(res, 200, "text/html; charset=utf-8", page);
   if (rawPath === "/api/runs") {
+    const rows = await cache.rows();
     return json(res, () =>
-      queryTable(cache.rows(), {
+      queryTable(rows, {
         where: q.get("where") ?? undefined,
         sort: q.get("sort") ?? undefined,
         offset: Number(q.get("offset") ?? 0) || 0,
@@ -108,29 +109,28 @@ async function handle(
   }
   if (rawPath === "/api/values") {
     const keys = (q.get("keys") ?? "").split(",").filter(Boolean);
-    return json(res, () => rowValues(cache.rows(), q.get("where") ?? undefined, keys));
+    const rows = await cache.rows();
+    return json(res, () => rowValues(rows, q.get("where") ?? undefined, keys));
   }
   if (rawPath === "/api/rows") {
     const ids = new Set((q.get("ids") ?? "").split(","));
-    return json(res, () => cache.rows().filter((r) => ids.has(r.id)));
+    const rows = await cache.rows();
+    return json(res, () => rows.filter((r) => ids.has(r.id)));
   }
   if (rawPath === "/api/scalars") {
     const ids = (q.get("ids") ?? "").split(",").filter((id) => RUN_ID_PATTERN.test(id));
-    return json(res, () => {
-      const out: Record<string, unknown> = {};
-      for (const id of ids) {
-        const run = cache.run(id);
-        if (run) out[id] = scalarSeries(readScalars(run));
-      }
-      return out;
-    });
+    const out: Record<string, unknown> = {};
+    for (const id of ids) {
+      const found = await cache.run(id);
+      if (found) out[id] = scalarSeries(readScalars(found.run));
+    }
+    return json(res, () => out);
   }
   if (rawPath === "/api/run") {
     const id = q.get("id") ?? "";
-    const run = RUN_ID_PATTERN.test(id) ? cache.run(id) : undefined;
-    const row = cache.rows().find((r) => r.id === id);
-    if (!run || !row) return send(res, 404, "text/plain", "no such run\n");
-    return json(res, () => runPage(row, run));
+    const found = RUN_ID_PATTERN.test(id) ? await cache.run(id) : undefined;
+    if (!found) return send(res, 404, "text/plain", "no such run\n");
+    return json(res, () => runPage(found.row, found.run));
   }
   if (rawPath.startsWith("/files/")) return await serveFile(res, rawPath, cache);
   return send(res, 404, "text/plain", "not found\n");
@@ -163,7 +163,7 @@ async function serveFile(res: ServerResponse, rawPath: string, cache: RowCache):
   if (segments.some(bad) || decoded.some(bad) || decoded.length < 2) {
     return send(res, 400, "text/plain", "bad path\n");
   }
-  const run = RUN_ID_PATTERN.test(decoded[0]) ? cache.run(decoded[0]) : undefined;
+  const run = RUN_ID_PATTERN.test(decoded[0]) ? (await cache.run(decoded[0]))?.run : undefined;
   if (!run) return send(res, 404, "text/plain", "no such run\n");
   let real: string;
   let root: string;

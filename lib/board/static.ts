@@ -2,8 +2,9 @@
  * `runstage board --html FILE`: the board as one self-contained HTML file, the
  * runs' rows, scalars and pages inlined, to open from file:// with no server
  * and no network. Kept small for a sweep of a thousand runs: scalars thinned
- * to at most {@link MAX_POINTS} points per key, the last {@link MAX_LINES}
- * lines of each phase's output.
+ * to at most {@link MAX_POINTS} points per key and 6 significant digits (the
+ * table keeps every digit of a summary's metrics), the last {@link MAX_LINES}
+ * lines of each phase's output, and the whole gzipped (lib/board/page.ts).
  */
 import { writeFileSync } from "node:fs";
 import { readScalars } from "../run/scalars.ts";
@@ -36,7 +37,10 @@ export function staticData(runsHome: string): StaticData {
   for (const info of infos) {
     const row = boardRow(info);
     data.rows.push(row);
-    const series = scalarSeries(readScalars(info.run), MAX_POINTS);
+    const series = scalarSeries(readScalars(info.run), MAX_POINTS).map((s) => ({
+      ...s,
+      y: s.y.map((v) => Number(v.toPrecision(6))),
+    }));
     if (series.length > 0) data.scalars[row.id] = series;
     const { row: _, ...page } = runPage(row, info.run, MAX_LINES);
     data.pages[row.id] = page;

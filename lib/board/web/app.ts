@@ -24,11 +24,18 @@ const VIEWS: [string, string][] = [
   ["history", "History"],
 ];
 
-function main(): void {
+/** The static report's data: base64 of gzipped JSON (lib/board/page.ts). */
+async function unpack(packed: string): Promise<StaticData> {
+  const bytes = Uint8Array.from(atob(packed.trim()), (c) => c.charCodeAt(0));
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return JSON.parse(await new Response(stream).text());
+}
+
+async function main(): Promise<void> {
   const config = JSON.parse(document.getElementById("board-config")!.textContent!);
   const dataEl = document.getElementById("board-data");
   const source = config.mode === "static" && dataEl
-    ? staticSource(JSON.parse(dataEl.textContent!) as StaticData)
+    ? staticSource(await unpack(dataEl.textContent!))
     : serverSource();
   const state: State = {
     where: "",
@@ -346,4 +353,4 @@ async function compareView(main: HTMLElement, ctx: Context): Promise<View> {
   return { refresh };
 }
 
-main();
+void main();
