@@ -160,6 +160,7 @@ async function runsView(main: HTMLElement, ctx: Context): Promise<View> {
     pager,
   );
 
+  let lastDrawn = "";
   const refresh = async () => {
     let page;
     try {
@@ -169,6 +170,9 @@ async function runsView(main: HTMLElement, ctx: Context): Promise<View> {
       error.textContent = (err as Error).message;
       return;
     }
+    const drawn = JSON.stringify([page, state.sort, [...state.hidden]]);
+    if (drawn === lastDrawn) return;
+    lastDrawn = drawn;
     state.flags = page.flags;
     state.metrics = page.metrics;
     const columns = [
