@@ -216,7 +216,7 @@ Deno.test("board: a running run's new scalars appear without a reload", async ()
         );
       } finally {
         await stop(board);
-        running.child.kill("SIGTERM");
+        if (!running.exited()) running.child.kill("SIGTERM");
         await running.result;
       }
     });
@@ -323,15 +323,11 @@ Deno.test("board serves nothing outside the runs home: .., %2e%2e, links out of 
 
 Deno.test("board refuses a non-loopback bind without a token, and checks the token it makes", async () => {
   await withRuns(async ({ runsHome }) => {
-    const refused = await runstage([
-      "--runs",
-      runsHome,
-      "board",
-      "--host",
-      "0.0.0.0",
-      "--no-token",
-      "--no-open",
-    ]);
+    // A board that serves instead of refusing is killed by the watchdog, and fails here.
+    const refused = await spawnRunstage(
+      ["--runs", runsHome, "board", "--host", "0.0.0.0", "--port", "0", "--no-token", "--no-open"],
+      { watchdogMs: 20_000 },
+    ).result;
     assert.equal(refused.code, 1);
     assert.equal(refused.stdout, "");
     assert.match(
