@@ -7,6 +7,8 @@
  * lines of each phase's output, and the whole gzipped (lib/board/page.ts).
  */
 import { writeFileSync } from "node:fs";
+import { RunstageError } from "../errors.ts";
+import { quotePath } from "../fs/quote.ts";
 import { readScalars } from "../run/scalars.ts";
 import { listRuns } from "../run/listing.ts";
 import { boardRow, runPage, type ScalarSeries, scalarSeries } from "./data.ts";
@@ -52,6 +54,14 @@ export function staticData(runsHome: string): StaticData {
 export function writeStaticBoard(runsHome: string, file: string): { runs: number; bytes: number } {
   const data = staticData(runsHome);
   const html = boardHtml({ mode: "static", data });
-  writeFileSync(file, html);
+  try {
+    writeFileSync(file, html);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new RunstageError(
+      `cannot write the board to ${quotePath(file)} (${code}): give --html a file in a` +
+        " directory that exists and can be written",
+    );
+  }
   return { runs: data.rows.length, bytes: new TextEncoder().encode(html).length };
 }

@@ -354,3 +354,21 @@ Deno.test("board refuses a non-loopback bind without a token, and checks the tok
     }
   });
 });
+
+Deno.test("board --html to a file that cannot be written is one line with its cause and fix", async () => {
+  await withRuns(async ({ runsHome }) => {
+    const r = await runstage([
+      "--runs",
+      runsHome,
+      "board",
+      "--html",
+      join(runsHome, "no", "x.html"),
+    ]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, "");
+    assert.match(
+      r.stderr,
+      /^runstage: cannot write the board to ".*x\.html" \(ENOENT\): give --html a file in a directory that exists and can be written\n$/,
+    );
+  });
+});
