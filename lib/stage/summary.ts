@@ -19,6 +19,7 @@
  * `true` is the default.
  * The full semantics are in docs/depends-and-summary.md.
  */
+import { readScalars, scalarStats } from "../run/scalars.ts";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
@@ -34,7 +35,7 @@ export type { Metrics };
 
 export interface RunSummary {
   metrics: Metrics;
-  source: "run-dir" | "output" | "output-summary";
+  source: "run-dir" | "output" | "output-summary" | "scalars";
 }
 
 /** Where a problem that does not stop the run goes: the runner log, stderr. */
@@ -78,7 +79,21 @@ export async function collectSummary(
     if (metrics) return { metrics, source: "output-summary" };
   }
   const metrics = outputMetrics(lines, warn);
-  return metrics && { metrics, source: "output" };
+  if (metrics) return { metrics, source: "output" };
+  return lastScalars(run);
+}
+
+/**
+ * Else the last value of each scalar the run reported as it went (meta
+ * `scalars`): an op that prints `loss: 0.3` each epoch is summarized by its
+ * last loss, as Guild shows a run's last scalars.
+ */
+function lastScalars(run: Run): RunSummary | undefined {
+  const stats = scalarStats(readScalars(run));
+  if (stats.size === 0) return undefined;
+  const metrics: Metrics = {};
+  for (const [key, s] of stats) metrics[key] = s.last;
+  return { metrics, source: "scalars" };
 }
 
 /** Without a pattern: the last summary block, else output that is one whole JSON summary. */

@@ -51,6 +51,12 @@ Deno.test("scalars: a Python op's step:/loss: lines become a history with steps"
     assert.match(table[0], /^STEP\s+KEY\s+VALUE\s+TIME$/);
     assert.match(table[1], /^1\s+loss\s+1\s+\d{4}-/);
 
+    // With no other summary, the last value of each scalar is the run's metrics.
+    const summary = JSON.parse(
+      readFileSync(`${(await onlyRun(home)).metaDir}/summary.json`, "utf8"),
+    );
+    assert.deepEqual(summary, { metrics: { acc: 0.3, final: 5, loss: 0.3333 }, source: "scalars" });
+
     const compared = JSON.parse(
       (await cli("compare", "--scalars", "last,min,max", "--json")).stdout,
     );
