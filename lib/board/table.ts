@@ -4,7 +4,13 @@
  * Pure, with no file access, so the server (lib/board/server.ts) and the
  * browser (lib/board/web/, for the static report) run the very same code.
  */
-import { parseWhere, valueOf, type WhereSubject, type WhereValue } from "../run/where.ts";
+import {
+  parseWhere,
+  sortByValues,
+  valueOf,
+  type WhereSubject,
+  type WhereValue,
+} from "../run/where.ts";
 
 /** One run as the board shows it. Times are microseconds since the epoch. */
 export interface BoardRow {
@@ -84,32 +90,14 @@ export function filterRows(rows: BoardRow[], where: string | undefined): BoardRo
   return rows.filter((r) => holds(rowSubject(r)));
 }
 
-/** Stable: numbers by value and before text; a row without the value last either way. */
+/** Sorted as `compare --sort` sorts (lib/run/where.ts). */
 export function sortRows(rows: BoardRow[], sort: string | undefined): BoardRow[] {
   const keys = (sort ?? "").split(",").map((k) => k.trim()).filter((k) => k !== "" && k !== "-")
-    .map((k) => ({ descending: k.startsWith("-"), read: valueOf(k.replace(/^-/, "")) }));
-  if (keys.length === 0) return rows;
-  const values = new Map(rows.map((r) => [r, keys.map((k) => k.read(rowSubject(r)))]));
-  return [...rows].sort((a, b) => {
-    for (const [i, key] of keys.entries()) {
-      const x = values.get(a)![i];
-      const y = values.get(b)![i];
-      if (x === undefined || y === undefined) {
-        if (x !== y) return x === undefined ? 1 : -1;
-        continue;
-      }
-      const order = compareValues(x, y);
-      if (order !== 0) return key.descending ? -order : order;
-    }
-    return 0;
-  });
-}
-
-function compareValues(x: WhereValue, y: WhereValue): number {
-  if (typeof x === "number" && typeof y === "number") return x - y;
-  if (typeof x === "number") return -1;
-  if (typeof y === "number") return 1;
-  return String(x) < String(y) ? -1 : String(x) > String(y) ? 1 : 0;
+    .map((k) => {
+      const read = valueOf(k.replace(/^-/, ""));
+      return { descending: k.startsWith("-"), read: (r: BoardRow) => read(rowSubject(r)) };
+    });
+  return keys.length === 0 ? rows : sortByValues(rows, keys);
 }
 
 /** Flag and metric names of the rows, in first-seen order. */

@@ -11,16 +11,10 @@ import { listRuns, type RunInfo } from "../run/listing.ts";
 import { type MetricValue, type RunConfig, runMeta } from "../run/meta.ts";
 import { runAttribute, runConfig, runsWhere } from "../run/runvalues.ts";
 import { readScalars, scalarStats } from "../run/scalars.ts";
-import { valueOf, type WhereValue } from "../run/where.ts";
+import { sortByValues, type SortKey, valueOf, type WhereValue } from "../run/where.ts";
 import { commandContext, formatTable, globalOptions, printJson } from "./context.ts";
 import { formatMetric, namedRuns, RUN_SPEC_HELP, statusText } from "./runs.ts";
 import { WHERE_HELP } from "./where.ts";
-
-/** One sort key of `--sort`: a name as --where reads it, `-` first for descending. */
-interface SortKey {
-  read: (info: RunInfo) => WhereValue | undefined;
-  descending: boolean;
-}
 
 export function compareCommand() {
   return new Command("compare")
@@ -58,7 +52,7 @@ export function compareCommand() {
       if (specs.length === 0 && options.where === undefined) runs = latestBatch(runs);
       if (options.scalars) runs = runs.map((r) => withScalarStats(r, options.scalars!));
       if (options.where !== undefined) runs = runsWhere(runs, options.where);
-      if (options.sort) runs = sortRuns(runs, options.sort);
+      if (options.sort) runs = sortByValues(runs, options.sort);
       const flags = flagColumns(runs, options.allFlags ?? false);
       const metrics = metricColumns(runs);
       if (options.json) return printJson(runs.map((r) => compareJson(r, flags)));
@@ -109,7 +103,8 @@ function latestBatch(runs: RunInfo[]): RunInfo[] {
   return runs.filter((info) => runMeta.batch.read(info.run)?.id === batch);
 }
 
-function parseSort(text: string): SortKey[] {
+/** `--sort` keys: names as --where reads them, `-` first for descending. */
+function parseSort(text: string): SortKey<RunInfo>[] {
   return text.split(",").map((key) => key.trim()).filter(Boolean).map((key) => {
     const descending = key.startsWith("-");
     const name = descending ? key.slice(1) : key;
@@ -127,32 +122,6 @@ function parseSort(text: string): SortKey[] {
         }),
     };
   });
-}
-
-/** Stable: runs equal on every key keep the listing's order; a missing value sorts last either way. */
-function sortRuns(runs: RunInfo[], keys: SortKey[]): RunInfo[] {
-  const values = new Map(runs.map((r) => [r, keys.map((k) => k.read(r))]));
-  return [...runs].sort((a, b) => {
-    for (const [i, key] of keys.entries()) {
-      const x = values.get(a)![i];
-      const y = values.get(b)![i];
-      if (x === undefined || y === undefined) {
-        if (x !== y) return x === undefined ? 1 : -1;
-        continue;
-      }
-      const order = compareValues(x, y);
-      if (order !== 0) return key.descending ? -order : order;
-    }
-    return 0;
-  });
-}
-
-/** Numbers by value and before text; text as text. */
-function compareValues(x: WhereValue, y: WhereValue): number {
-  if (typeof x === "number" && typeof y === "number") return x - y;
-  if (typeof x === "number") return -1;
-  if (typeof y === "number") return 1;
-  return String(x) < String(y) ? -1 : String(x) > String(y) ? 1 : 0;
 }
 
 /**

@@ -17,6 +17,7 @@ import { runMeta } from "../run/meta.ts";
 import {
   checkSbatchArg,
   mergeSlurmOptions,
+  type NamedOption,
   readSlurmTable,
   type SlurmOptions,
 } from "../slurm/options.ts";
@@ -24,21 +25,12 @@ import { applySchedulerStatus } from "../slurm/queue.ts";
 import { submitRuns } from "../slurm/submit.ts";
 import { processExitCode, warnNote } from "./lifecycle.ts";
 
-/** What the command line says of Slurm. */
-export interface SlurmCliOptions {
+/** What the command line says of Slurm: the named options as `slurm` tables have them, and more. */
+export type SlurmCliOptions = Pick<SlurmOptions, NamedOption> & {
   slurm?: boolean;
   wait?: boolean;
-  partition?: string;
-  time?: string;
-  gpus?: string;
-  gres?: string;
-  cpus?: string;
-  mem?: string;
-  account?: string;
-  qos?: string;
-  constraint?: string;
   sbatchArg?: string[];
-}
+};
 
 const NAMED_HELP: [keyof SlurmCliOptions, string][] = [
   ["partition", "Slurm partition"],

@@ -217,3 +217,38 @@ function whereError(source: string, column: number, what: string): UsageError {
     `bad --where "${source}": column ${column} (${near}): ${what}; see docs/compare.md`,
   );
 }
+
+/** One key of a sort by values (`--sort -loss,lr`): how to read it, and which way. */
+export interface SortKey<T> {
+  read: (item: T) => WhereValue | undefined;
+  descending: boolean;
+}
+
+/**
+ * Sorts by the keys in turn, stably: numbers by value and before text, text as
+ * text, an item without the value last in either direction, and items equal
+ * on every key in their order. `compare --sort` and the board sort this way.
+ */
+export function sortByValues<T>(items: readonly T[], keys: readonly SortKey<T>[]): T[] {
+  const values = new Map(items.map((item) => [item, keys.map((k) => k.read(item))]));
+  return [...items].sort((a, b) => {
+    for (const [i, key] of keys.entries()) {
+      const x = values.get(a)![i];
+      const y = values.get(b)![i];
+      if (x === undefined || y === undefined) {
+        if (x !== y) return x === undefined ? 1 : -1;
+        continue;
+      }
+      const order = compareValues(x, y);
+      if (order !== 0) return key.descending ? -order : order;
+    }
+    return 0;
+  });
+}
+
+function compareValues(x: WhereValue, y: WhereValue): number {
+  if (typeof x === "number" && typeof y === "number") return x - y;
+  if (typeof x === "number") return -1;
+  if (typeof y === "number") return 1;
+  return String(x) < String(y) ? -1 : String(x) > String(y) ? 1 : 0;
+}
