@@ -7,13 +7,16 @@
  * the small files; where Worker is missing (Node), they are copied here too.
  *
  * With a digest cache (digests.ts), a file whose digest it vouches for is
- * copied without hashing: a small one by the kernel (copyFile), a big one by
- * the same direct-I/O pipeline with its hashing off. Its source is stat'ed
+ * copied without hashing, by the kernel (copyFile: copy_file_range on Linux),
+ * a small one on this thread, a big one off it while the small ones copy: the
+ * direct-I/O pipeline with its hashing off took a re-staging of the 1.1 GB
+ * bench project to about 1.05 s, the kernel's copy to 0.69 s (cp -r: 0.46 s). Its source is stat'ed
  * again after the copy; changed meanwhile, it is copied again and hashed. The
  * cache's key for a file is the stamp selection took (vouch.ts): with an empty
  * cache, as in a first staging, the copy stats no file for it.
  */
 import { copyFileSync, mkdirSync, statSync } from "node:fs";
+import { copyFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { ChunkRing } from "./chunkring.ts";
@@ -141,14 +144,17 @@ export async function copySourceFiles(
   const small = files.filter((f) => f.size < DIRECT_IO_FROM && !known(f));
   const knownSmall = files.filter((f) => f.size < DIRECT_IO_FROM && known(f));
   /**
-   * A big file the cache vouches for is copied as any other, direct writes
-   * included, but not hashed; changed meanwhile, it is copied again, hashed.
+   * A big file the cache vouches for is copied by the kernel, not hashed;
+   * changed meanwhile, it is copied again through the pipeline, hashed.
    */
   const copyBig = async (f: FileToCopy, copy: (job: CopyJob) => Promise<CopyResult>) => {
     const digest = known(f);
     if (digest === undefined) return done(f, await copy(job(f)));
-    const result = await copy({ ...job(f), hash: false });
-    done(f, cache!.unchanged(f) ? { ...result, digest } : await copy(job(f)));
+    const j = job(f);
+    await copyFile(j.src, j.dst);
+    if (!cache!.unchanged(f)) return done(f, await copy(j));
+    const { size, mtimeMs } = statSync(j.dst);
+    done(f, { digest, size, mtimeMs });
   };
   const starting = big.length > 0 && options.workers !== false
     ? BigFilePipeline.start()
