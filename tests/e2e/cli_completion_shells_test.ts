@@ -13,25 +13,12 @@
  */
 import assert from "node:assert/strict";
 import { runName } from "../../lib/run/identity.ts";
-import { cliFor, ok, rows, runstageCommand } from "../support/cli.ts";
+import { cliFor, ok, rows } from "../support/cli.ts";
+import { COMPLETION_PROJECT as FILES, runstageOnPath, sq } from "../support/completion.ts";
 import { withProject, withTempDir, writeTree } from "../support/fixtures.ts";
-
-const GAGE = `
-[train]
-exec = "true"
-config = "conf.json"
-default = true
-[prepare]
-exec = "true"
-`;
-
-const FILES = { "gage.toml": GAGE, "conf.json": '{"lr": 0.1, "epochs": 3}\n' };
 
 /** Past this a shell that has not answered is killed and its test fails. */
 const TIMEOUT_MS = 60_000;
-
-/** A shell word, single-quoted. */
-const sq = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
 
 /** Whether `shell` is here to test; when not, says so or, under RUNSTAGE_REQUIRE_SHELLS=1, fails. */
 async function haveShell(shell: string): Promise<boolean> {
@@ -45,18 +32,6 @@ async function haveShell(shell: string): Promise<boolean> {
   }
   console.log(`skipped: no ${shell}`);
   return false;
-}
-
-/**
- * Deno's cache, for a runstage run from source under the HOME a test gives the
- * shell: else Deno starts a new cache there, slowly, for every run.
- */
-async function denoDir(): Promise<string> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json"],
-    stdout: "piped",
-  }).output();
-  return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir;
 }
 
 /** Where the shells run: a project with one run made, and a `runstage` on PATH. */
@@ -80,12 +55,7 @@ async function withWorld(fn: (world: World) => Promise<void>): Promise<void> {
     const commands = rows(await ok(cliFor(project, runsHome)("__complete", "--", "")));
     for (const c of ["stage", "start", "completion"]) assert.ok(commands.includes(c), c);
     await withTempDir(async (bin) => {
-      const [cmd, args] = runstageCommand([]);
-      const exec = [cmd, ...args].map(sq).join(" ");
-      const vars = `DENO_DIR=${sq(await denoDir())} GAGE_RUNS=${sq(runsHome)}`;
-      await Deno.writeTextFile(`${bin}/runstage`, `#!/bin/sh\n${vars} exec ${exec} "$@"\n`, {
-        mode: 0o755,
-      });
+      await runstageOnPath(bin, runsHome);
       // A second project, in a dir whose name must be quoted on a command line.
       await writeTree(`${bin}/other project`, { "gage.toml": "[evaluate]\nexec = 'true'\n" });
       const env = {

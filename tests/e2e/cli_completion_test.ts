@@ -6,44 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { runName } from "../../lib/run/identity.ts";
-import { type Cli, cliFor, ok, runstageCommand } from "../support/cli.ts";
+import { type Cli, cliFor, ok } from "../support/cli.ts";
+import { COMPLETION_PROJECT as FILES, runstageOnPath, sq } from "../support/completion.ts";
 import { withProject, withTempDir, writeTree } from "../support/fixtures.ts";
-
-const GAGE = `
-[train]
-exec = "true"
-config = "conf.json"
-default = true
-[prepare]
-exec = "true"
-`;
-
-const FILES = { "gage.toml": GAGE, "conf.json": '{"lr": 0.1, "epochs": 3}\n' };
-
-/** A shell word, single-quoted. */
-const sq = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
-
-/**
- * Deno's cache, for a runstage run from source under the HOME a test gives the
- * shell: else Deno starts a new cache there, slowly, for every run.
- */
-async function denoDir(): Promise<string> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json"],
-    stdout: "piped",
-  }).output();
-  return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir;
-}
-
-/** A `runstage` on PATH, as a user's shell finds it, running the CLI under test. */
-async function runstageOnPath(bin: string, runsHome: string): Promise<void> {
-  const [cmd, args] = runstageCommand([]);
-  const exec = [cmd, ...args].map(sq).join(" ");
-  const vars = `DENO_DIR=${sq(await denoDir())} GAGE_RUNS=${sq(runsHome)}`;
-  await Deno.writeTextFile(`${bin}/runstage`, `#!/bin/sh\n${vars} exec ${exec} "$@"\n`, {
-    mode: 0o755,
-  });
-}
 
 /** COMPREPLY of the script's function for `words` (the last one being completed). */
 async function bashComplete(script: string, bin: string, cwd: string, words: string[]) {
