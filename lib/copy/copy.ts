@@ -147,11 +147,24 @@ export async function copySourceFiles(
    * A big file the cache vouches for is copied by the kernel, not hashed;
    * changed meanwhile, it is copied again through the pipeline, hashed.
    */
+  const kernelCopies = new Set<string>();
+  const kernelBytes = () => {
+    let bytes = 0;
+    for (const dst of kernelCopies) bytes += fileSize(dst);
+    return bytes;
+  };
+  tally.inFlight = kernelBytes;
   const copyBig = async (f: FileToCopy, copy: (job: CopyJob) => Promise<CopyResult>) => {
     const digest = known(f);
     if (digest === undefined) return done(f, await copy(job(f)));
     const j = job(f);
-    await copyFile(j.src, j.dst);
+    // The kernel's copy says nothing as it goes: its progress is the copy's size so far.
+    kernelCopies.add(j.dst);
+    try {
+      await copyFile(j.src, j.dst);
+    } finally {
+      kernelCopies.delete(j.dst);
+    }
     if (!cache!.unchanged(f)) return done(f, await copy(j));
     const { size, mtimeMs } = statSync(j.dst);
     done(f, { digest, size, mtimeMs });
@@ -165,7 +178,7 @@ export async function copySourceFiles(
     // Big files start as soon as the workers are up, or here if they cannot be.
     const bigDone = starting.then(async (pipeline) => {
       if (!pipeline) return await copyBigFilesHere(big, copyBig, tally);
-      tally.inFlight = () => pipeline.bytesInFlight();
+      tally.inFlight = () => pipeline.bytesInFlight() + kernelBytes();
       await Promise.all(big.map((f) => copyBig(f, (j) => pipeline.copy(j, umask))));
     });
     const buffer = new DirectBuffer();
@@ -381,5 +394,14 @@ class BigFilePipeline {
     for (const timer of this.#startTimers) clearTimeout(timer);
     this.#reader.terminate();
     this.#writer.terminate();
+  }
+}
+
+/** A file's size now, 0 while it is not there yet. */
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
   }
 }

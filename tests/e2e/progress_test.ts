@@ -109,6 +109,47 @@ function withStagedBigRun(fn: (project: string, runsHome: string) => Promise<voi
   });
 }
 
+/**
+ * Waits until the file system's clock has moved past `path`'s ctime second: a
+ * file changed in the second a staging starts is racy, never vouched for by the
+ * digest cache (lib/copy/digests.ts). Reads the clock of files, not of a watch.
+ */
+async function waitPastCtimeSecond(path: string): Promise<void> {
+  const second = (p: string) => Math.floor(Deno.statSync(p).ctime!.getTime() / 1000);
+  const probe = `${path}.clock`;
+  try {
+    for (;;) {
+      Deno.writeTextFileSync(probe, "");
+      if (second(probe) > second(path)) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    Deno.removeSync(probe);
+  }
+}
+
+Deno.test({
+  name:
+    "re-staging shows bytes moving while the kernel copies a big file the digest cache vouches for",
+  ignore: !hasScript,
+  fn: () =>
+    withProject(PROJECT, async (project, runsHome) => {
+      await writeBigFile(project);
+      await waitPastCtimeSecond(`${project}/big.bin`);
+      // The first staging hashes big.bin and remembers its digest; the second copies it unhashed.
+      assertNoProgress(await runstage(["-C", project, "--runs", runsHome, "stage"]));
+      const { ino, size } = Deno.statSync(`${project}/big.bin`);
+      const cache = Deno.readTextFileSync(`${runsHome}/.cache/digests`);
+      assert.match(cache, new RegExp(`^\\d+ ${ino} ${size} `, "m"), "big.bin is in the cache");
+      const shown = await onTerminal(["-C", project, "--runs", runsHome, "stage"]);
+      assertMovingProgress(
+        shown,
+        /^Copying source code: \d+\/2 files, ([\d.]+ \S*B) of/,
+        /Staged run/,
+      );
+    }),
+});
+
 Deno.test({
   name: "stage shows bytes moving while one big file copies, and nothing when piped",
   ignore: !hasScript,
