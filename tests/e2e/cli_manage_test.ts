@@ -16,7 +16,14 @@ import {
   runstage,
   runstageCommand,
 } from "../support/cli.ts";
-import { listTree, snapshot, withProject, withTempDir, writeTree } from "../support/fixtures.ts";
+import {
+  exists,
+  listTree,
+  snapshot,
+  withProject,
+  withTempDir,
+  writeTree,
+} from "../support/fixtures.ts";
 
 const GAGE = `
 [a]
@@ -587,10 +594,13 @@ Deno.test("delete and purge refuse a running run, and leave everything as it was
       while (lockPid === undefined && Date.now() < deadline) {
         const running = (await json<{ status: string; metaDir: string }[]>(cli("runs", "--json")))
           .find((r) => r.status === "running");
-        if (running) {
-          // proc/lock: `<pid> <host> <start>`.
-          lockPid = Number((await Deno.readTextFile(`${running.metaDir}/proc/lock`)).split(" ")[0]);
-        } else await new Promise((r) => setTimeout(r, 100));
+        // proc/lock (`<pid> <host> <start>`) names runstage itself while it stages
+        // and between phases, and is gone for a moment after staging: wait for the op's.
+        const lock = running &&
+          await Deno.readTextFile(`${running.metaDir}/proc/lock`).catch(() => undefined);
+        const pid = lock ? Number(lock.split(" ")[0]) : undefined;
+        if (pid !== undefined && pid !== child.pid) lockPid = pid;
+        else await new Promise((r) => setTimeout(r, 100));
       }
       assert.ok(lockPid, "the sleepy run shows as running");
       // Let runstage finish writing what it writes as the op starts: the checks
