@@ -16,14 +16,7 @@ import {
   runstage,
   runstageCommand,
 } from "../support/cli.ts";
-import {
-  exists,
-  listTree,
-  snapshot,
-  withProject,
-  withTempDir,
-  writeTree,
-} from "../support/fixtures.ts";
+import { listTree, snapshot, withProject, withTempDir, writeTree } from "../support/fixtures.ts";
 
 const GAGE = `
 [a]
