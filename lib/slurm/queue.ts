@@ -96,9 +96,10 @@ export function applySchedulerStatus(infos: RunInfo[]): void {
   for (const { info, job } of watched) {
     const entry = queue.get(job.jobId!);
     if (entry && WAITING.has(entry.state) && info.status === "staged") info.status = "queued";
-    else if (entry && RUNNING.has(entry.state) && info.status === "staged") {
-      info.status = "running";
-      info.host = entry.node;
+    else if (entry && RUNNING.has(entry.state)) {
+      // Running on its node, whether or not runstage there has taken the lock yet.
+      if (info.status === "staged") info.status = "running";
+      info.host ??= entry.node;
     } else if (ended(entry)) {
       const status = finalizeLeftJob(info.run, job, entry);
       if (status) {

@@ -132,6 +132,8 @@ slurmTest(
       await waitUntil("the op started", () => exists(`${runDir}/op.pid`));
       const status = await statusOf(cli);
       assert.equal(status.status, "running");
+      assert.equal(status.host, slurmMeta(meta).node, "running on its node");
+      assert.match((await cli("runs")).stdout, /running \(host \S+\)/);
       const pid = Number(readFileSync(`${runDir}/op.pid`, "utf8"));
       assert.ok(alive(pid));
       const cancel = await cli("cancel", "1");
