@@ -10,8 +10,6 @@ import { randomBytes } from "node:crypto";
 import process from "node:process";
 import { RunstageError } from "../errors.ts";
 import { quotePath } from "../fs/quote.ts";
-import { isLoopback, startBoardServer } from "../board/server.ts";
-import { writeStaticBoard } from "../board/static.ts";
 import { commandContext, formatBytes, globalOptions } from "./context.ts";
 
 export function boardCommand() {
@@ -29,14 +27,17 @@ export function boardCommand() {
     .option("--html <file>", "write the board as one HTML file, data inlined, and exit")
     .action(async (options, command) => {
       const { runsHome } = await commandContext(globalOptions(command));
+      // Loaded here, not at start-up: the page's script is a megabyte every other command skips.
       if (options.html !== undefined) {
+        const { writeStaticBoard } = await import("../board/static.ts");
         const { runs, bytes } = writeStaticBoard(runsHome, options.html);
         process.stdout.write(
           `${quotePath(options.html)}: ${runs} runs, ${formatBytes(bytes)}\n`,
         );
         return;
       }
-      const token = tokenFor(options.host, options.token);
+      const { isLoopback, startBoardServer } = await import("../board/server.ts");
+      const token = tokenFor(options.host, options.token, isLoopback);
       const board = await startBoardServer({
         runsHome,
         host: options.host,
@@ -65,7 +66,11 @@ function parsePort(text: string): number {
 }
 
 /** The token: as given; none with --no-token; a random one off loopback; else none. */
-function tokenFor(host: string, token: string | boolean | undefined): string | undefined {
+function tokenFor(
+  host: string,
+  token: string | boolean | undefined,
+  isLoopback: (host: string) => boolean,
+): string | undefined {
   if (typeof token === "string") {
     if (!/^[\w-]{8,}$/.test(token)) {
       throw new RunstageError(

@@ -9,7 +9,7 @@ import process from "node:process";
 import { UsageError } from "../errors.ts";
 import { listRuns, type RunInfo } from "../run/listing.ts";
 import { type MetricValue, type RunConfig, runMeta } from "../run/meta.ts";
-import { runAttribute, runConfig, runsWhere } from "../run/runvalues.ts";
+import { runConfig, runSubject, runsWhere } from "../run/runvalues.ts";
 import { readScalars, scalarStats } from "../run/scalars.ts";
 import { sortByValues, type SortKey, valueOf, type WhereValue } from "../run/where.ts";
 import { commandContext, formatTable, globalOptions, printJson } from "./context.ts";
@@ -114,12 +114,7 @@ function parseSort(text: string): SortKey<RunInfo>[] {
     const read = valueOf(name);
     return {
       descending,
-      read: (info: RunInfo) =>
-        read({
-          flag: (n) => runConfig(info)[n],
-          metric: (n) => info.metrics[n],
-          attribute: (n) => runAttribute(info, n),
-        }),
+      read: (info: RunInfo) => read(runSubject(info)),
     };
   });
 }

@@ -76,7 +76,8 @@ export function runCommand() {
     .option("--needed", SWEEP_HELP.needed)
     .option("--parallel <n>", SWEEP_HELP.parallel, wholeNumberOption("--parallel", 1))
     .action(async (opName, flags, options, command) => {
-      const all = { ...options, ...command.opts() } as StageCommandOptions;
+      // The Slurm options are in `options` too; withSlurmOptions adds them untyped.
+      const all = options as StageCommandOptions;
       await stageCommandAction(opName, flags, all, globalOptions(command), true);
     });
   return withSlurmOptions(command);

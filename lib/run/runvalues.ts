@@ -38,7 +38,8 @@ export function runAttribute(info: RunInfo, name: string): WhereValue | undefine
   }
 }
 
-function subject(info: RunInfo): WhereSubject {
+/** A run's flags, metrics and attributes as `--where` and `--sort` read them. */
+export function runSubject(info: RunInfo): WhereSubject {
   return {
     flag: (name) => runConfig(info)[name],
     metric: (name) => info.metrics[name],
@@ -49,5 +50,5 @@ function subject(info: RunInfo): WhereSubject {
 /** The runs EXPR holds for, in their order; a malformed EXPR is a UsageError. */
 export function runsWhere(runs: RunInfo[], expression: string): RunInfo[] {
   const holds = parseWhere(expression);
-  return runs.filter((r) => holds(subject(r)));
+  return runs.filter((r) => holds(runSubject(r)));
 }

@@ -109,6 +109,9 @@ function withStagedBigRun(fn: (project: string, runsHome: string) => Promise<voi
   });
 }
 
+/** Staging's progress line, its byte count in group 1. */
+const STAGE_PROGRESS = /^Copying source code: \d+\/2 files, ([\d.]+ \S*B) of/;
+
 /**
  * Waits until the file system's clock has moved past `path`'s ctime second: a
  * file changed in the second a staging starts is racy, never vouched for by the
@@ -142,11 +145,7 @@ Deno.test({
       const cache = Deno.readTextFileSync(`${runsHome}/.cache/digests`);
       assert.match(cache, new RegExp(`^\\d+ ${ino} ${size} `, "m"), "big.bin is in the cache");
       const shown = await onTerminal(["-C", project, "--runs", runsHome, "stage"]);
-      assertMovingProgress(
-        shown,
-        /^Copying source code: \d+\/2 files, ([\d.]+ \S*B) of/,
-        /Staged run/,
-      );
+      assertMovingProgress(shown, STAGE_PROGRESS, /Staged run/);
     }),
 });
 
@@ -156,11 +155,7 @@ Deno.test({
   fn: () =>
     withStagedBigRun(async (project, runsHome) => {
       const shown = await onTerminal(["-C", project, "--runs", runsHome, "stage"]);
-      assertMovingProgress(
-        shown,
-        /^Copying source code: \d+\/2 files, ([\d.]+ \S*B) of/,
-        /Staged run/,
-      );
+      assertMovingProgress(shown, STAGE_PROGRESS, /Staged run/);
     }),
 });
 
